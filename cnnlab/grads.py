@@ -1,0 +1,311 @@
+"""Backward operations: the gradient of a scalar loss with respect to each input.
+
+Every ``*_backward`` function takes the upstream gradient ``dout`` (the
+gradient of the loss with respect to the forward op's output, same shape as
+that output) together with the forward op's inputs, and returns the gradient
+with respect to those inputs. Chaining them, last layer first, is
+backpropagation.
+
+:func:`numerical_gradient` and :func:`rel_error` check any of them against
+central differences.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cnnlab._validation import (
+    as_float_array,
+    as_labels,
+    check_shape,
+    describe,
+    result_dtype,
+)
+from cnnlab.ops import _conv_args, _pool_args, _windows, im2col, softmax
+
+__all__ = [
+    "avg_pool2d_backward",
+    "conv2d_backward",
+    "cross_entropy_backward",
+    "dense_backward",
+    "max_pool2d_backward",
+    "numerical_gradient",
+    "rel_error",
+    "relu_backward",
+]
+
+
+def _dout(func: str, dout, shape: tuple, forward: str) -> np.ndarray:
+    dout = as_float_array(func, "dout", dout)
+    check_shape(func, "dout", dout, shape, f"the shape of the output of {forward}")
+    return dout
+
+
+def relu_backward(dout, x) -> np.ndarray:
+    """Gradient of :func:`~cnnlab.ops.relu`: pass ``dout`` where ``x > 0``, block it elsewhere.
+
+    ``dx = dout * (x > 0)`` (at exactly 0 the gradient is taken as 0, as in PyTorch).
+
+    Parameters
+    ----------
+    dout : ndarray, same shape as ``x``
+        Gradient of the loss with respect to ``relu(x)``.
+    x : ndarray of any shape
+        The input of the forward pass.
+
+    Returns
+    -------
+    dx : ndarray, same shape as ``x``
+    """
+    x = as_float_array("relu_backward", "x", x)
+    dout = _dout("relu_backward", dout, x.shape, "relu(x)")
+    return np.where(x > 0, dout, 0).astype(result_dtype(dout, x), copy=False)
+
+
+def _pool_dout(func: str, dout, x, kernel_size, stride, forward: str):
+    x, kernel, stride = _pool_args(func, x, kernel_size, stride)
+    windows = _windows(func, x, kernel, stride)  # (N, C, Ho, Wo, KH, KW)
+    dout = _dout(func, dout, windows.shape[:4], forward)
+    return x, kernel, stride, windows, dout
+
+
+def max_pool2d_backward(dout, x, kernel_size=2, stride=None) -> np.ndarray:
+    """Gradient of :func:`~cnnlab.ops.max_pool2d`: each window's gradient goes to its maximum.
+
+    Only the winning input of each window influenced the output, so it alone
+    receives that window's upstream gradient; the others receive 0. If two
+    inputs tie, the first one (in row-major order) wins, as in PyTorch. Where
+    windows overlap, an input that wins several windows collects all their
+    gradients.
+
+    Parameters
+    ----------
+    dout : ndarray of shape (N, C, Ho, Wo)
+        Gradient of the loss with respect to the pooled output.
+    x : ndarray of shape (N, C, H, W)
+        The input of the forward pass.
+    kernel_size, stride : int or (int, int)
+        As given to ``max_pool2d``; ``stride`` defaults to ``kernel_size``.
+
+    Returns
+    -------
+    dx : ndarray of shape (N, C, H, W)
+    """
+    x, kernel, stride, windows, dout = _pool_dout(
+        "max_pool2d_backward", dout, x, kernel_size, stride, "max_pool2d(x)"
+    )
+    n, c, ho, wo, kh, kw = windows.shape
+    h, w = x.shape[2:]
+    winner = windows.reshape(n, c, ho, wo, kh * kw).argmax(axis=-1)
+    rows = np.arange(ho)[:, None] * stride[0] + winner // kw  # (N, C, Ho, Wo)
+    cols = np.arange(wo)[None, :] * stride[1] + winner % kw
+    plane = (np.arange(n * c) * (h * w)).reshape(n, c, 1, 1)
+    flat = (plane + rows * w + cols).ravel()
+    # bincount adds up the gradients of every window an input wins, in one pass.
+    dx = np.bincount(flat, weights=dout.ravel(), minlength=x.size)
+    return dx.reshape(x.shape).astype(result_dtype(dout, x), copy=False)
+
+
+def _scatter_windows(dwindows: np.ndarray, shape: tuple, stride: tuple) -> np.ndarray:
+    """Add window gradients ``(N, C, Ho, Wo, KH, KW)`` back onto an input of ``shape``.
+
+    The inverse of taking windows: one strided add per kernel offset (``KH * KW``
+    of them), so the cost does not grow with a Python loop over pixels.
+    """
+    n, c, ho, wo, kh, kw = dwindows.shape
+    dx = np.zeros(shape, dtype=dwindows.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            dx[:, :, i : i + stride[0] * ho : stride[0], j : j + stride[1] * wo : stride[1]] += (
+                dwindows[..., i, j]
+            )
+    return dx
+
+
+def avg_pool2d_backward(dout, x, kernel_size=2, stride=None) -> np.ndarray:
+    """Gradient of :func:`~cnnlab.ops.avg_pool2d`: each window shares its gradient equally.
+
+    Every input of a ``KH x KW`` window contributed ``1 / (KH * KW)`` of the
+    window's mean, so it receives ``dout / (KH * KW)``.
+
+    Parameters
+    ----------
+    dout : ndarray of shape (N, C, Ho, Wo)
+    x : ndarray of shape (N, C, H, W)
+    kernel_size, stride : int or (int, int)
+        As given to ``avg_pool2d``; ``stride`` defaults to ``kernel_size``.
+
+    Returns
+    -------
+    dx : ndarray of shape (N, C, H, W)
+    """
+    x, kernel, stride, windows, dout = _pool_dout(
+        "avg_pool2d_backward", dout, x, kernel_size, stride, "avg_pool2d(x)"
+    )
+    dtype = result_dtype(dout, x)
+    share = (dout / (kernel[0] * kernel[1])).astype(dtype, copy=False)
+    dwindows = np.broadcast_to(share[..., None, None], windows.shape)
+    return _scatter_windows(dwindows, x.shape, stride)
+
+
+def conv2d_backward(dout, x, weight, stride=1, padding=0):
+    """Gradients of :func:`~cnnlab.ops.conv2d` with respect to its input, weight and bias.
+
+    With ``cols`` the matrix of input windows (one row per output position),
+    the forward pass is ``out = cols @ weight_matrix.T + bias``, so:
+
+    * ``dweight = dout_matrix.T @ cols``, summed over the batch and positions;
+    * ``dbias = dout`` summed over the batch and every position;
+    * ``dx``: each window's gradient ``dout_matrix @ weight_matrix`` is added
+      back onto the pixels it was cut from (overlapping windows add up), and
+      the padding is cut off.
+
+    Parameters
+    ----------
+    dout : ndarray of shape (N, F, Ho, Wo)
+        Gradient of the loss with respect to the output of ``conv2d``.
+    x : ndarray of shape (N, C, H, W)
+    weight : ndarray of shape (F, C, KH, KW)
+    stride, padding : int or (int, int)
+        As given to ``conv2d``.
+
+    Returns
+    -------
+    dx : ndarray of shape (N, C, H, W)
+    dweight : ndarray of shape (F, C, KH, KW)
+    dbias : ndarray of shape (F,)
+    """
+    func = "conv2d_backward"
+    x, weight, _, stride, padding = _conv_args(func, x, weight, None, stride, padding)
+    dtype = result_dtype(x, weight)
+    n, c, h, w = x.shape
+    f, _, kh, kw = weight.shape
+    cols = im2col(func, x.astype(dtype, copy=False), (kh, kw), stride, padding)
+    ho, wo = cols.shape[1:3]
+    dout = _dout(func, dout, (n, f, ho, wo), "conv2d(x, weight)")
+    dtype = np.result_type(dtype, dout.dtype)
+    dout_rows = dout.astype(dtype, copy=False).transpose(0, 2, 3, 1).reshape(-1, f)
+
+    dweight = (dout_rows.T @ cols.reshape(-1, c * kh * kw)).reshape(weight.shape)
+    dbias = dout_rows.sum(axis=0)
+    dcols = dout_rows @ weight.reshape(f, -1).astype(dtype, copy=False)  # (N*Ho*Wo, C*KH*KW)
+    dwindows = dcols.reshape(n, ho, wo, c, kh, kw).transpose(0, 3, 1, 2, 4, 5)
+    padded = (n, c, h + 2 * padding[0], w + 2 * padding[1])
+    dx = _scatter_windows(dwindows, padded, stride)
+    dx = dx[:, :, padding[0] : padding[0] + h, padding[1] : padding[1] + w]
+    return np.ascontiguousarray(dx), dweight.astype(dtype, copy=False), dbias
+
+
+def dense_backward(dout, x, weight):
+    """Gradients of :func:`~cnnlab.ops.dense` (``out = x @ weight + bias``).
+
+    ``dx = dout @ weight.T``, ``dweight = x.T @ dout`` (summed over the batch),
+    ``dbias = dout.sum(axis=0)``.
+
+    Parameters
+    ----------
+    dout : ndarray of shape (N, out_features)
+    x : ndarray of shape (N, in_features)
+    weight : ndarray of shape (in_features, out_features)
+
+    Returns
+    -------
+    dx : ndarray of shape (N, in_features)
+    dweight : ndarray of shape (in_features, out_features)
+    dbias : ndarray of shape (out_features,)
+    """
+    func = "dense_backward"
+    x = as_float_array(func, "x", x, ndim=2, layout="(N, in_features)")
+    weight = as_float_array(func, "weight", weight, ndim=2, layout="(in_features, out_features)")
+    if x.shape[1] != weight.shape[0]:
+        raise ValueError(
+            f"{func}: x has {x.shape[1]} features but weight expects {weight.shape[0]} "
+            f"(x shape {x.shape}, weight shape {weight.shape})"
+        )
+    dout = _dout(func, dout, (x.shape[0], weight.shape[1]), "dense(x, weight)")
+    return dout @ weight.T, x.T @ dout, dout.sum(axis=0)
+
+
+def cross_entropy_backward(logits, labels) -> np.ndarray:
+    """Gradient of the *mean* :func:`~cnnlab.ops.cross_entropy` with respect to the logits.
+
+    ``dlogits = (softmax(logits) - one_hot(labels)) / N``: push the true class
+    up and every other class down, each in proportion to its probability.
+
+    Parameters
+    ----------
+    logits : ndarray of shape (N, K)
+    labels : ndarray of shape (N,)
+        Class indices in ``[0, K)``.
+
+    Returns
+    -------
+    dlogits : ndarray of shape (N, K)
+    """
+    func = "cross_entropy_backward"
+    z = as_float_array(func, "logits", logits, ndim=2, layout="(N, K)")
+    labels = as_labels(func, labels, n=z.shape[0], num_classes=z.shape[1])
+    if z.shape[0] == 0:
+        raise ValueError(f"{func}: logits must hold at least one example, got shape (0, K)")
+    grad = softmax(z, axis=1)
+    grad[np.arange(z.shape[0]), labels] -= 1
+    return grad / z.shape[0]
+
+
+# ------------------------------------------------------------------ gradient checks
+
+
+def numerical_gradient(f, x, h=1e-5) -> np.ndarray:
+    """Estimate the gradient of a scalar function by central differences.
+
+    ``grad[i] = (f(x + h e_i) - f(x - h e_i)) / (2 h)`` for every element ``i``.
+    The error is of order ``h**2``; use float64 input to compare with an
+    analytic gradient to ``rel_error < 1e-7``.
+
+    Parameters
+    ----------
+    f : callable
+        Takes an array shaped like ``x`` and returns a scalar.
+    x : ndarray of any shape
+        The point at which to differentiate. It is not modified: ``f`` is
+        called on a perturbed copy.
+    h : float, default 1e-5
+        The step.
+
+    Returns
+    -------
+    ndarray of the same shape and dtype as ``x``
+    """
+    if not callable(f):
+        raise TypeError(f"numerical_gradient: f must be a callable, got {describe(f)}")
+    x = as_float_array("numerical_gradient", "x", x)
+    if not (isinstance(h, int | float | np.floating) and h > 0):
+        raise ValueError(f"numerical_gradient: h must be a positive number, got {describe(h)}")
+    point = x.copy()
+    grad = np.zeros_like(point)
+    flat_point, flat_grad = point.reshape(-1), grad.reshape(-1)
+    for i in range(flat_point.size):
+        original = flat_point[i]
+        flat_point[i] = original + h
+        above = float(f(point))
+        flat_point[i] = original - h
+        below = float(f(point))
+        flat_point[i] = original
+        flat_grad[i] = (above - below) / (2 * h)
+    return grad
+
+
+def rel_error(a, b) -> float:
+    """Largest relative difference between two arrays, in ``[0, 1]``.
+
+    ``max |a - b| / max(1e-8, |a| + |b|)``, element-wise: about 1e-7 or less
+    for a correct float64 gradient, around 1 for an unrelated one.
+    """
+    a = as_float_array("rel_error", "a", a)
+    b = as_float_array("rel_error", "b", b)
+    if a.shape != b.shape:
+        raise ValueError(f"rel_error: a and b must have the same shape, got {a.shape} and {b.shape}")
+    if a.size == 0:
+        return 0.0
+    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
+

@@ -1,0 +1,425 @@
+"""Forward operations of a convolutional network, in numpy.
+
+Names, argument names and layouts follow ``torch.nn.functional``: batches are
+``(N, C, H, W)``, convolution weights are ``(F, C, KH, KW)``, and spatial sizes
+round down. Like every deep-learning framework, :func:`conv2d` computes a
+*cross-correlation*: the kernel is not flipped.
+
+Every function validates its arguments, never modifies them, keeps a float
+dtype (float32 stays float32) and computes integer input in float64.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from cnnlab._validation import (
+    as_float_array,
+    as_int,
+    as_labels,
+    check_shape,
+    describe,
+    int_pair,
+    result_dtype,
+)
+
+__all__ = [
+    "avg_pool2d",
+    "conv2d",
+    "correlate2d",
+    "cross_entropy",
+    "dense",
+    "flatten",
+    "log_softmax",
+    "max_pool2d",
+    "output_size",
+    "relu",
+    "softmax",
+]
+
+
+# --------------------------------------------------------------------------- sizes
+
+
+def output_size(size, kernel_size, stride=1, padding=0) -> int:
+    """Length of one spatial axis after a convolution or pooling window slides over it.
+
+    ``out = (size + 2 * padding - kernel_size) // stride + 1``
+
+    Parameters
+    ----------
+    size : int
+        Input length along the axis (height or width), at least 1.
+    kernel_size : int
+        Window length along the axis, at least 1.
+    stride : int, default 1
+        Step between two window positions, at least 1.
+    padding : int, default 0
+        Zeros added at *each* end of the axis, at least 0.
+
+    Returns
+    -------
+    int
+        The number of window positions. The division rounds down: a window that
+        would hang over the end of the (padded) input is not used.
+
+    Examples
+    --------
+    >>> output_size(5, 3)
+    3
+    >>> output_size(7, 3, stride=2, padding=1)
+    4
+    """
+    size = as_int("output_size", "size", size, minimum=1)
+    kernel_size = as_int("output_size", "kernel_size", kernel_size, minimum=1)
+    stride = as_int("output_size", "stride", stride, minimum=1)
+    padding = as_int("output_size", "padding", padding, minimum=0)
+    return _axis_out("output_size", "size", size, kernel_size, stride, padding)
+
+
+def _axis_out(func: str, what: str, size: int, kernel: int, stride: int, padding: int) -> int:
+    padded = size + 2 * padding
+    if kernel > padded:
+        raise ValueError(
+            f"{func}: kernel of size {kernel} is larger than the padded {what} "
+            f"{size} + 2*{padding} = {padded}; use a smaller kernel or more padding"
+        )
+    return (padded - kernel) // stride + 1
+
+
+def _windows(
+    func: str, x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple = (0, 0)
+) -> np.ndarray:
+    """All ``KH x KW`` windows of the last two axes, as a read-only strided view.
+
+    Returns shape ``(..., Ho, Wo, KH, KW)``; nothing is copied unless padding is needed.
+    """
+    height, width = x.shape[-2:]
+    _axis_out(func, "input height", height, kernel[0], stride[0], padding[0])
+    _axis_out(func, "input width", width, kernel[1], stride[1], padding[1])
+    if padding != (0, 0):
+        pad = [(0, 0)] * (x.ndim - 2) + [(padding[0],) * 2, (padding[1],) * 2]
+        x = np.pad(x, pad)
+    view = sliding_window_view(x, kernel, axis=(-2, -1))
+    return view[..., :: stride[0], :: stride[1], :, :]
+
+
+# ---------------------------------------------------------------------- convolution
+
+
+def correlate2d(image, kernel, stride=1, padding=0) -> np.ndarray:
+    """Slide ``kernel`` over one 2-D image, multiplying element-wise and summing.
+
+    This is the cross-correlation that CNNs call "convolution": the kernel is
+    used as it is, not flipped.
+
+    ``out[i, j] = sum(image_padded[i*sh : i*sh + KH, j*sw : j*sw + KW] * kernel)``
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W)
+        One single-channel image.
+    kernel : ndarray of shape (KH, KW)
+        The template or filter.
+    stride : int or (int, int), default 1
+        Step of the window, vertically and horizontally.
+    padding : int or (int, int), default 0
+        Zeros added on each side (top and bottom, left and right).
+
+    Returns
+    -------
+    ndarray of shape (Ho, Wo)
+        ``Ho = (H + 2*ph - KH) // sh + 1`` and ``Wo = (W + 2*pw - KW) // sw + 1``.
+
+    Examples
+    --------
+    >>> correlate2d(np.arange(9.0).reshape(3, 3), np.arange(4.0).reshape(2, 2))
+    array([[19., 25.],
+           [37., 43.]])
+    """
+    image = as_float_array("correlate2d", "image", image, ndim=2, layout="(H, W)")
+    kernel = as_float_array("correlate2d", "kernel", kernel, ndim=2, layout="(KH, KW)")
+    stride = int_pair("correlate2d", "stride", stride, minimum=1)
+    padding = int_pair("correlate2d", "padding", padding, minimum=0)
+    windows = _windows("correlate2d", image, kernel.shape, stride, padding)
+    out = np.tensordot(windows, kernel, axes=([2, 3], [0, 1]))
+    return out.astype(result_dtype(image, kernel), copy=False)
+
+
+def _conv_args(func: str, x, weight, bias, stride, padding):
+    """Validate the arguments shared by conv2d and conv2d_backward."""
+    x = as_float_array(func, "x", x, ndim=4, layout="(N, C, H, W)")
+    weight = as_float_array(func, "weight", weight, ndim=4, layout="(F, C, KH, KW)")
+    if x.shape[1] != weight.shape[1]:
+        raise ValueError(
+            f"{func}: x has {x.shape[1]} channels but weight expects {weight.shape[1]} "
+            f"(x shape {x.shape}, weight shape {weight.shape})"
+        )
+    if bias is not None:
+        bias = as_float_array(func, "bias", bias, ndim=1, layout="(F,)")
+        check_shape(
+            func, "bias", bias, (weight.shape[0],), f"one value per filter of weight {weight.shape}"
+        )
+    stride = int_pair(func, "stride", stride, minimum=1)
+    padding = int_pair(func, "padding", padding, minimum=0)
+    return x, weight, bias, stride, padding
+
+
+def im2col(func: str, x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple) -> np.ndarray:
+    """Copy every window of ``x`` into one row: ``(N, C, H, W) -> (N, Ho, Wo, C*KH*KW)``.
+
+    Turning the convolution into one matrix product is what makes it fast:
+    the multiply-and-sum of every window with every filter becomes a single
+    call to BLAS.
+    """
+    windows = _windows(func, x, kernel, stride, padding)  # (N, C, Ho, Wo, KH, KW)
+    n, c, ho, wo, kh, kw = windows.shape
+    return windows.transpose(0, 2, 3, 1, 4, 5).reshape(n, ho, wo, c * kh * kw)
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0) -> np.ndarray:
+    """2-D convolution of a batch of images with a bank of filters (cross-correlation).
+
+    Every filter looks at all ``C`` input channels at once; each of the ``F``
+    filters produces one activation map.
+
+    ``out[n, f] = bias[f] + sum_c correlate2d(x[n, c], weight[f, c], stride, padding)``
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C, H, W)
+        A batch of ``N`` images with ``C`` channels.
+    weight : ndarray of shape (F, C, KH, KW)
+        ``F`` filters, each with one ``KH x KW`` kernel per input channel.
+    bias : ndarray of shape (F,), optional
+        One number added to every value of each output map.
+    stride : int or (int, int), default 1
+        Step of the window, vertically and horizontally.
+    padding : int or (int, int), default 0
+        Zeros added on each side of every image.
+
+    Returns
+    -------
+    ndarray of shape (N, F, Ho, Wo)
+        ``Ho = (H + 2*ph - KH) // sh + 1`` and ``Wo = (W + 2*pw - KW) // sw + 1``.
+    """
+    x, weight, bias, stride, padding = _conv_args("conv2d", x, weight, bias, stride, padding)
+    dtype = result_dtype(x, weight, bias)
+    f = weight.shape[0]
+    cols = im2col("conv2d", x.astype(dtype, copy=False), weight.shape[2:], stride, padding)
+    out = cols @ weight.reshape(f, -1).T.astype(dtype, copy=False)  # (N, Ho, Wo, F)
+    if bias is not None:
+        out += bias.astype(dtype, copy=False)
+    return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
+
+
+# ------------------------------------------------------------------------ activation
+
+
+def relu(x) -> np.ndarray:
+    """Rectified linear unit: keep positive values, replace negative ones by 0.
+
+    ``relu(x) = max(x, 0)``, element-wise.
+
+    Parameters
+    ----------
+    x : ndarray of any shape
+
+    Returns
+    -------
+    ndarray of the same shape as ``x``
+        A new array; ``x`` is not changed.
+    """
+    x = as_float_array("relu", "x", x)
+    return np.maximum(x, x.dtype.type(0))
+
+
+# --------------------------------------------------------------------------- pooling
+
+
+def _pool_args(func: str, x, kernel_size, stride):
+    x = as_float_array(func, "x", x, ndim=4, layout="(N, C, H, W)")
+    kernel = int_pair(func, "kernel_size", kernel_size, minimum=1)
+    stride = kernel if stride is None else int_pair(func, "stride", stride, minimum=1)
+    return x, kernel, stride
+
+
+def max_pool2d(x, kernel_size=2, stride=None) -> np.ndarray:
+    """Max pooling: the largest value of each ``KH x KW`` window, channel by channel.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C, H, W)
+    kernel_size : int or (int, int), default 2
+        Window size.
+    stride : int or (int, int), optional
+        Step of the window; defaults to ``kernel_size`` (windows that do not overlap).
+
+    Returns
+    -------
+    ndarray of shape (N, C, Ho, Wo)
+        ``Ho = (H - KH) // sh + 1`` and ``Wo = (W - KW) // sw + 1``: rows and
+        columns that do not fill a whole window are dropped, as in PyTorch.
+    """
+    x, kernel, stride = _pool_args("max_pool2d", x, kernel_size, stride)
+    return _windows("max_pool2d", x, kernel, stride).max(axis=(-2, -1))
+
+
+def avg_pool2d(x, kernel_size=2, stride=None) -> np.ndarray:
+    """Average pooling: the mean of each ``KH x KW`` window, channel by channel.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C, H, W)
+    kernel_size : int or (int, int), default 2
+        Window size.
+    stride : int or (int, int), optional
+        Step of the window; defaults to ``kernel_size``.
+
+    Returns
+    -------
+    ndarray of shape (N, C, Ho, Wo)
+        ``Ho = (H - KH) // sh + 1`` and ``Wo = (W - KW) // sw + 1``.
+    """
+    x, kernel, stride = _pool_args("avg_pool2d", x, kernel_size, stride)
+    return _windows("avg_pool2d", x, kernel, stride).mean(axis=(-2, -1), dtype=x.dtype)
+
+
+# ------------------------------------------------------------------- dense layers
+
+
+def flatten(x) -> np.ndarray:
+    """Turn each example of a batch into one vector: ``(N, C, H, W) -> (N, C*H*W)``.
+
+    The order is row-major (C order): channel by channel, row by row, as
+    ``torch.flatten(x, 1)``.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, ...)
+        At least 2 dimensions; the first is the batch.
+
+    Returns
+    -------
+    ndarray of shape (N, prod(rest))
+    """
+    x = as_float_array("flatten", "x", x)
+    if x.ndim < 2:
+        raise ValueError(
+            f"flatten: x must have a batch axis and at least one more, e.g. (N, C, H, W), "
+            f"got shape {x.shape}"
+        )
+    return x.reshape(x.shape[0], -1)
+
+
+def dense(x, weight, bias=None) -> np.ndarray:
+    """Fully connected layer: every output is a weighted sum of every input.
+
+    ``out = x @ weight + bias``
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, in_features)
+    weight : ndarray of shape (in_features, out_features)
+    bias : ndarray of shape (out_features,), optional
+
+    Returns
+    -------
+    ndarray of shape (N, out_features)
+    """
+    x = as_float_array("dense", "x", x, ndim=2, layout="(N, in_features)")
+    weight = as_float_array(
+        "dense", "weight", weight, ndim=2, layout="(in_features, out_features)"
+    )
+    if x.shape[1] != weight.shape[0]:
+        raise ValueError(
+            f"dense: x has {x.shape[1]} features but weight expects {weight.shape[0]} "
+            f"(x shape {x.shape}, weight shape {weight.shape}); flatten x first?"
+        )
+    out = x @ weight
+    if bias is not None:
+        bias = as_float_array("dense", "bias", bias, ndim=1, layout="(out_features,)")
+        check_shape("dense", "bias", bias, (weight.shape[1],), "one value per output feature")
+        out = out + bias
+    return out
+
+
+# ------------------------------------------------------------------- probabilities
+
+
+def _axis(func: str, x: np.ndarray, axis) -> int:
+    if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
+        raise TypeError(f"{func}: axis must be an int, got {describe(axis)}")
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"{func}: axis {axis} is out of range for logits of shape {x.shape}")
+    return int(axis)
+
+
+def softmax(logits, axis=-1) -> np.ndarray:
+    """Turn scores into probabilities that are positive and sum to 1 along ``axis``.
+
+    ``softmax(z)_k = exp(z_k - max(z)) / sum_j exp(z_j - max(z))``
+
+    Subtracting the maximum changes nothing mathematically but keeps ``exp``
+    from overflowing, so logits of magnitude 1e4 are fine.
+
+    Parameters
+    ----------
+    logits : ndarray of any shape, at least 1-D
+    axis : int, default -1
+        The axis of the classes.
+
+    Returns
+    -------
+    ndarray of the same shape as ``logits``
+    """
+    z = as_float_array("softmax", "logits", logits)
+    axis = _axis("softmax", z, axis)
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def log_softmax(logits, axis=-1) -> np.ndarray:
+    """Logarithm of :func:`softmax`, computed without ever taking ``log(0)``.
+
+    ``log_softmax(z)_k = (z_k - max(z)) - log(sum_j exp(z_j - max(z)))``
+
+    Parameters
+    ----------
+    logits : ndarray of any shape, at least 1-D
+    axis : int, default -1
+
+    Returns
+    -------
+    ndarray of the same shape as ``logits``
+    """
+    z = as_float_array("log_softmax", "logits", logits)
+    axis = _axis("log_softmax", z, axis)
+    shifted = z - z.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def cross_entropy(logits, labels) -> float:
+    """Mean cross-entropy loss of a batch: how surprised the model is by the true labels.
+
+    ``loss = -mean_n log(softmax(logits[n])[labels[n]])``
+
+    Parameters
+    ----------
+    logits : ndarray of shape (N, K)
+        Raw class scores, one row per example, one column per class.
+    labels : ndarray of shape (N,)
+        True class index of each example, an integer in ``[0, K)``.
+
+    Returns
+    -------
+    float
+        The mean loss; ``log(K)`` for uniform scores, 0 for a certain, right answer.
+    """
+    z = as_float_array("cross_entropy", "logits", logits, ndim=2, layout="(N, K)")
+    labels = as_labels("cross_entropy", labels, n=z.shape[0], num_classes=z.shape[1])
+    if z.shape[0] == 0:
+        raise ValueError("cross_entropy: logits must hold at least one example, got shape (0, K)")
+    log_p = log_softmax(z, axis=1)
+    return float(-log_p[np.arange(z.shape[0]), labels].mean())
