@@ -114,9 +114,7 @@ def int_pair(func: str, name: str, value, *, minimum: int) -> tuple[int, int]:
     need = f"{name} must be a {kind} int or a pair of {kind} ints"
     if _is_int(value):
         pair = (int(value), int(value))
-    elif (
-        isinstance(value, tuple | list) and len(value) == 2 and all(_is_int(v) for v in value)
-    ):
+    elif isinstance(value, tuple | list) and len(value) == 2 and all(_is_int(v) for v in value):
         pair = (int(value[0]), int(value[1]))
     else:
         raise TypeError(f"{func}: {need}, got {describe(value)}")
@@ -142,9 +140,7 @@ def as_labels(func: str, labels, *, n: int, num_classes: int) -> np.ndarray:
             )
         array = array.astype(np.int64)
     elif array.dtype.kind not in "iu":
-        raise TypeError(
-            f"{func}: labels must be integer class indices, got dtype {array.dtype}"
-        )
+        raise TypeError(f"{func}: labels must be integer class indices, got dtype {array.dtype}")
     if array.ndim != 1 or array.shape[0] != n:
         raise ValueError(
             f"{func}: labels must have shape ({n},), one class index per row of logits, "
@@ -153,7 +149,6 @@ def as_labels(func: str, labels, *, n: int, num_classes: int) -> np.ndarray:
     if n and (array.min() < 0 or array.max() >= num_classes):
         bad = array[(array < 0) | (array >= num_classes)][:3].tolist()
         raise ValueError(
-            f"{func}: labels must lie in [0, {num_classes}) for {num_classes} classes, "
-            f"got {bad}"
+            f"{func}: labels must lie in [0, {num_classes}) for {num_classes} classes, got {bad}"
         )
     return array.astype(np.intp, copy=False)

@@ -107,18 +107,19 @@ def max_pool2d_backward(dout, x, kernel_size=2, stride=None) -> np.ndarray:
 
 
 def _scatter_windows(dwindows: np.ndarray, shape: tuple, stride: tuple) -> np.ndarray:
-    """Add window gradients ``(N, C, Ho, Wo, KH, KW)`` back onto an input of ``shape``.
+    """Add window gradients ``(..., Ho, Wo, KH, KW)`` back onto an input of ``shape``.
 
-    The inverse of taking windows: one strided add per kernel offset (``KH * KW``
-    of them), so the cost does not grow with a Python loop over pixels.
+    The inverse of taking windows (``shape`` is the input's, ``(..., H, W)``):
+    one strided add per kernel offset, ``KH * KW`` of them, so the cost does not
+    grow with a Python loop over pixels.
     """
-    n, c, ho, wo, kh, kw = dwindows.shape
+    ho, wo, kh, kw = dwindows.shape[-4:]
     dx = np.zeros(shape, dtype=dwindows.dtype)
     for i in range(kh):
         for j in range(kw):
-            dx[:, :, i : i + stride[0] * ho : stride[0], j : j + stride[1] * wo : stride[1]] += (
-                dwindows[..., i, j]
-            )
+            rows = slice(i, i + stride[0] * ho, stride[0])
+            cols = slice(j, j + stride[1] * wo, stride[1])
+            dx[..., rows, cols] += dwindows[..., i, j]
     return dx
 
 
@@ -177,23 +178,55 @@ def conv2d_backward(dout, x, weight, stride=1, padding=0):
     """
     func = "conv2d_backward"
     x, weight, _, stride, padding = _conv_args(func, x, weight, None, stride, padding)
-    dtype = result_dtype(x, weight)
     n, c, h, w = x.shape
     f, _, kh, kw = weight.shape
-    cols = im2col(func, x.astype(dtype, copy=False), (kh, kw), stride, padding)
-    ho, wo = cols.shape[1:3]
+    dtype = result_dtype(x, weight)
+    cols = im2col(func, x.astype(dtype, copy=False), (kh, kw), stride, padding)  # (N, CKK, P)
+    ho = (h + 2 * padding[0] - kh) // stride[0] + 1
+    wo = (w + 2 * padding[1] - kw) // stride[1] + 1
     dout = _dout(func, dout, (n, f, ho, wo), "conv2d(x, weight)")
     dtype = np.result_type(dtype, dout.dtype)
-    dout_rows = dout.astype(dtype, copy=False).transpose(0, 2, 3, 1).reshape(-1, f)
+    dout_rows = dout.astype(dtype, copy=False).reshape(n, f, ho * wo)
 
-    dweight = (dout_rows.T @ cols.reshape(-1, c * kh * kw)).reshape(weight.shape)
-    dbias = dout_rows.sum(axis=0)
-    dcols = dout_rows @ weight.reshape(f, -1).astype(dtype, copy=False)  # (N*Ho*Wo, C*KH*KW)
-    dwindows = dcols.reshape(n, ho, wo, c, kh, kw).transpose(0, 3, 1, 2, 4, 5)
-    padded = (n, c, h + 2 * padding[0], w + 2 * padding[1])
-    dx = _scatter_windows(dwindows, padded, stride)
-    dx = dx[:, :, padding[0] : padding[0] + h, padding[1] : padding[1] + w]
-    return np.ascontiguousarray(dx), dweight.astype(dtype, copy=False), dbias
+    # One small (F, C*KH*KW) product per image, then the sum over the batch.
+    dweight = (dout_rows @ cols.transpose(0, 2, 1)).sum(axis=0).reshape(weight.shape)
+    dbias = dout_rows.sum(axis=(0, 2))
+    weight_t = np.ascontiguousarray(weight.reshape(f, -1).T, dtype=dtype)
+    dx = _conv_input_grad(dout_rows, weight_t, (n, c, h, w), (kh, kw), (ho, wo), stride, padding)
+    return dx, dweight.astype(dtype), dbias
+
+
+# Below this many output positions per map, conv2d_backward puts the batch last.
+_SMALL_MAPS = 1024
+
+
+def _conv_input_grad(dout_rows, weight_t, x_shape, kernel, out_hw, stride, padding):
+    """dx of conv2d: each window's gradient ``weight_t @ dout`` added back onto its pixels.
+
+    Both layouts below compute the same sums. For small maps (the digits) the
+    batch goes last, so that one large product replaces N small ones and each
+    of the KH*KW strided adds runs over long contiguous rows; for large maps
+    that transpose costs more than it saves, and the batch stays first.
+    """
+    n, c, h, w = x_shape
+    kh, kw = kernel
+    ho, wo = out_hw
+    f = dout_rows.shape[1]
+    hp, wp = h + 2 * padding[0], w + 2 * padding[1]
+    if ho * wo < _SMALL_MAPS:
+        dout_last = np.ascontiguousarray(dout_rows.transpose(1, 2, 0)).reshape(f, -1)
+        dcols = (weight_t @ dout_last).reshape(c, kh, kw, ho, wo, n).transpose(5, 0, 1, 2, 3, 4)
+        dx = np.zeros((c, hp, wp, n), dtype=dcols.dtype).transpose(3, 0, 1, 2)
+    else:
+        dcols = (weight_t @ dout_rows).reshape(n, c, kh, kw, ho, wo)
+        dx = np.zeros((n, c, hp, wp), dtype=dcols.dtype)
+    # Both are (N, C, ...) views; numpy runs each add in memory order.
+    for i in range(kh):
+        for j in range(kw):
+            rows = slice(i, i + stride[0] * ho, stride[0])
+            cols = slice(j, j + stride[1] * wo, stride[1])
+            dx[:, :, rows, cols] += dcols[:, :, i, j]
+    return np.ascontiguousarray(dx[:, :, padding[0] : padding[0] + h, padding[1] : padding[1] + w])
 
 
 def dense_backward(dout, x, weight):
@@ -304,8 +337,9 @@ def rel_error(a, b) -> float:
     a = as_float_array("rel_error", "a", a)
     b = as_float_array("rel_error", "b", b)
     if a.shape != b.shape:
-        raise ValueError(f"rel_error: a and b must have the same shape, got {a.shape} and {b.shape}")
+        raise ValueError(
+            f"rel_error: a and b must have the same shape, got {a.shape} and {b.shape}"
+        )
     if a.size == 0:
         return 0.0
     return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
-

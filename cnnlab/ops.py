@@ -88,6 +88,16 @@ def _axis_out(func: str, what: str, size: int, kernel: int, stride: int, padding
     return (padded - kernel) // stride + 1
 
 
+def _pad(x: np.ndarray, padding: tuple) -> np.ndarray:
+    """Zero-pad the last two axes by ``padding = (ph, pw)`` on each side."""
+    ph, pw = padding
+    if ph == pw == 0:
+        return x
+    out = np.zeros(x.shape[:-2] + (x.shape[-2] + 2 * ph, x.shape[-1] + 2 * pw), dtype=x.dtype)
+    out[..., ph : ph + x.shape[-2], pw : pw + x.shape[-1]] = x
+    return out
+
+
 def _windows(
     func: str, x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple = (0, 0)
 ) -> np.ndarray:
@@ -98,10 +108,7 @@ def _windows(
     height, width = x.shape[-2:]
     _axis_out(func, "input height", height, kernel[0], stride[0], padding[0])
     _axis_out(func, "input width", width, kernel[1], stride[1], padding[1])
-    if padding != (0, 0):
-        pad = [(0, 0)] * (x.ndim - 2) + [(padding[0],) * 2, (padding[1],) * 2]
-        x = np.pad(x, pad)
-    view = sliding_window_view(x, kernel, axis=(-2, -1))
+    view = sliding_window_view(_pad(x, padding), kernel, axis=(-2, -1))
     return view[..., :: stride[0], :: stride[1], :, :]
 
 
@@ -167,15 +174,16 @@ def _conv_args(func: str, x, weight, bias, stride, padding):
 
 
 def im2col(func: str, x: np.ndarray, kernel: tuple, stride: tuple, padding: tuple) -> np.ndarray:
-    """Copy every window of ``x`` into one row: ``(N, C, H, W) -> (N, Ho, Wo, C*KH*KW)``.
+    """Copy every window of ``x`` into one column: ``(N, C, H, W) -> (N, C*KH*KW, Ho*Wo)``.
 
-    Turning the convolution into one matrix product is what makes it fast:
-    the multiply-and-sum of every window with every filter becomes a single
-    call to BLAS.
+    Turning the convolution into a matrix product is what makes it fast: the
+    multiply-and-sum of every window with every filter becomes one BLAS call
+    per image. Putting the output positions last keeps the copy reading whole
+    rows of the input and lets the product come out directly in ``(N, F, Ho*Wo)``.
     """
     windows = _windows(func, x, kernel, stride, padding)  # (N, C, Ho, Wo, KH, KW)
     n, c, ho, wo, kh, kw = windows.shape
-    return windows.transpose(0, 2, 3, 1, 4, 5).reshape(n, ho, wo, c * kh * kw)
+    return windows.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, ho * wo)
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0) -> np.ndarray:
@@ -206,12 +214,15 @@ def conv2d(x, weight, bias=None, stride=1, padding=0) -> np.ndarray:
     """
     x, weight, bias, stride, padding = _conv_args("conv2d", x, weight, bias, stride, padding)
     dtype = result_dtype(x, weight, bias)
-    f = weight.shape[0]
-    cols = im2col("conv2d", x.astype(dtype, copy=False), weight.shape[2:], stride, padding)
-    out = cols @ weight.reshape(f, -1).T.astype(dtype, copy=False)  # (N, Ho, Wo, F)
+    n, _, h, w = x.shape
+    f, _, kh, kw = weight.shape
+    ho = _axis_out("conv2d", "input height", h, kh, stride[0], padding[0])
+    wo = _axis_out("conv2d", "input width", w, kw, stride[1], padding[1])
+    cols = im2col("conv2d", x.astype(dtype, copy=False), (kh, kw), stride, padding)
+    out = weight.reshape(f, -1).astype(dtype, copy=False) @ cols  # (N, F, Ho*Wo)
     if bias is not None:
-        out += bias.astype(dtype, copy=False)
-    return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
+        out += bias.astype(dtype, copy=False)[:, None]
+    return out.reshape(n, f, ho, wo)
 
 
 # ------------------------------------------------------------------------ activation
@@ -329,9 +340,7 @@ def dense(x, weight, bias=None) -> np.ndarray:
     ndarray of shape (N, out_features)
     """
     x = as_float_array("dense", "x", x, ndim=2, layout="(N, in_features)")
-    weight = as_float_array(
-        "dense", "weight", weight, ndim=2, layout="(in_features, out_features)"
-    )
+    weight = as_float_array("dense", "weight", weight, ndim=2, layout="(in_features, out_features)")
     if x.shape[1] != weight.shape[0]:
         raise ValueError(
             f"dense: x has {x.shape[1]} features but weight expects {weight.shape[0]} "
