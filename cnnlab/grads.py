@@ -91,7 +91,7 @@ def max_pool2d_backward(dout, x, kernel_size=2, stride=None) -> np.ndarray:
     -------
     dx : ndarray of shape (N, C, H, W)
     """
-    x, kernel, stride, windows, dout = _pool_dout(
+    x, _kernel, stride, windows, dout = _pool_dout(
         "max_pool2d_backward", dout, x, kernel_size, stride, "max_pool2d(x)"
     )
     n, c, ho, wo, kh, kw = windows.shape

@@ -93,7 +93,7 @@ def _pad(x: np.ndarray, padding: tuple) -> np.ndarray:
     ph, pw = padding
     if ph == pw == 0:
         return x
-    out = np.zeros(x.shape[:-2] + (x.shape[-2] + 2 * ph, x.shape[-1] + 2 * pw), dtype=x.dtype)
+    out = np.zeros((*x.shape[:-2], x.shape[-2] + 2 * ph, x.shape[-1] + 2 * pw), dtype=x.dtype)
     out[..., ph : ph + x.shape[-2], pw : pw + x.shape[-1]] = x
     return out
 
