@@ -9,6 +9,10 @@ STAMP  := $(VENV)/.installed-stamp
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 # Parallel test workers: one per core.
 WORKERS ?= auto
+# nbgrader runs `alembic` and nbval starts kernels: both must come from .venv.
+export PATH := $(abspath $(BIN)):$(PATH)
+# nbval: pin the outputs tagged nbval-check-output, stop any cell after 120 s.
+NBVAL := --nbval-lax --nbval-cell-timeout=120 --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 .PHONY: install lab test lint unit bench clean
 
@@ -26,8 +30,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Package tests and every lesson executed by nbval, in one run over both cores
+# (--dist loadfile keeps the cells of a notebook together in one kernel).
+unit: export MPLBACKEND = Agg
 unit: $(STAMP)
-	MPLBACKEND=Agg $(BIN)/python -m pytest -n $(WORKERS) tests
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile $(NBVAL) tests notebooks
 
 test: lint unit
 
