@@ -34,9 +34,7 @@ def nbgrader_meta(cell) -> dict:
 
 
 def graded_code_cells(nb):
-    return [
-        c for c in nb.cells if c.cell_type == "code" and nbgrader_meta(c).get("grade", False)
-    ]
+    return [c for c in nb.cells if c.cell_type == "code" and nbgrader_meta(c).get("grade", False)]
 
 
 def generate_student_version(lesson: Path, course: Path) -> Path:
