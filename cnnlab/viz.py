@@ -1,0 +1,977 @@
+"""Pictures of what a CNN computes, drawn with matplotlib.
+
+Every function draws one idea: a matrix with its numbers written in the cells
+(:func:`show_matrix`), the colour channels of a photo, a kernel sliding over an
+image, kernels and feature maps, pooling, class probabilities, training curves,
+a confusion matrix and the examples a model gets wrong.
+
+Conventions
+-----------
+- Functions that draw on one set of axes take ``ax=None`` and return the
+  ``Axes``; functions that lay out several panels take ``fig=None`` and return
+  the ``Figure``. Passing ``ax`` or ``fig`` draws into it (``fig`` is cleared
+  first), which is how :mod:`cnnlab.widgets` redraws. Nothing calls
+  ``plt.show()``: end the notebook cell with ``;`` (or assign the result) so
+  that Jupyter shows the figure once, not twice.
+- Colours are readable by colour-blind people: unsigned values use ``viridis``
+  (photos and inputs: ``gray``); signed values (kernels, gradients, activation
+  maps before ReLU) use the diverging ``RdBu_r`` centred on zero, so that white
+  means 0, red positive and blue negative.
+- Cells that hold ``NaN`` are drawn blank, over a light hatching: "not computed yet".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.colors import CenteredNorm, Normalize
+from matplotlib.patches import Rectangle
+
+from cnnlab import ops
+from cnnlab._validation import as_float_array, as_int, describe, int_pair
+
+__all__ = [
+    "DIVERGING",
+    "IMAGE",
+    "SEQUENTIAL",
+    "ConvolutionStep",
+    "compare_images",
+    "convolution_step",
+    "plot_history",
+    "show_channels",
+    "show_confusion_matrix",
+    "show_convolution_step",
+    "show_feature_maps",
+    "show_kernels",
+    "show_matrix",
+    "show_misclassified",
+    "show_pooling",
+    "show_probabilities",
+    "show_template_match",
+]
+
+#: Colour map for unsigned values (feature maps after ReLU, counts, probabilities).
+SEQUENTIAL = "viridis"
+#: Colour map for signed values, always used with a norm centred on 0.
+DIVERGING = "RdBu_r"
+#: Colour map for images a learner should recognise (photos, digits, inputs).
+IMAGE = "gray"
+
+# Okabe-Ito colours, distinguishable with every common colour-vision deficiency.
+HIGHLIGHT = "#E69F00"  # orange: the current window, the current cell
+ACCENT = "#0072B2"  # blue: the winning bar, the training curve
+SECOND = "#D55E00"  # vermillion: the validation curve
+MUTED = "#BBBBBB"  # grey: everything else
+
+TIMES = "\N{MULTIPLICATION SIGN}"
+
+#: Largest matrix side whose values are written in the cells by default.
+MAX_VALUE_SIDE = 16
+#: Values are not written by default when they would need a smaller font than this.
+MIN_FONTSIZE = 6.0
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _figure(func: str, fig, figsize):
+    """A fresh pyplot figure, or ``fig`` cleared for redrawing."""
+    if fig is None:
+        return plt.figure(figsize=figsize, layout="constrained")
+    if not isinstance(fig, mpl.figure.Figure):
+        raise TypeError(f"{func}: fig must be a matplotlib Figure, got {describe(fig)}")
+    fig.clear()
+    return fig
+
+
+def _axes(func: str, ax, figsize):
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize, layout="constrained")
+    elif not isinstance(ax, mpl.axes.Axes):
+        raise TypeError(f"{func}: ax must be a matplotlib Axes, got {describe(ax)}")
+    return ax
+
+
+def _grid(fig, n: int, ncols: int = 8):
+    """``n`` axes in rows of at most ``ncols``; the unused slots are removed."""
+    ncols = max(1, min(n, ncols))
+    nrows = math.ceil(n / ncols)
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False).ravel())
+    for extra in axes[n:]:
+        fig.delaxes(extra)
+    return list(axes[:n])
+
+
+def _style(a: np.ndarray, cmap=None, default: str = SEQUENTIAL):
+    """Pick a colour map and norm: diverging and centred on 0 when ``a`` has negatives."""
+    finite = a[np.isfinite(a)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    if low < 0:
+        return cmap or DIVERGING, CenteredNorm(vcenter=0.0, halfrange=max(-low, high) or 1.0)
+    if high == low:  # a constant matrix: keep it mid-scale rather than divide by zero
+        low, high = low - 1.0, high + 1.0
+    return cmap or default, Normalize(vmin=low, vmax=high)
+
+
+def _auto_fmt(a: np.ndarray) -> str:
+    finite = a[np.isfinite(a)]
+    if finite.size == 0:
+        return "g"
+    biggest = float(np.abs(finite).max())
+    if np.all(finite == np.round(finite)) and biggest < 1e6:
+        return ".0f"
+    return ".2f" if biggest < 10 else ".1f" if biggest < 1000 else ".0f"
+
+
+def _fontsize(width_pt: float, height_pt: float, shape, longest: int) -> float:
+    """A font size that lets ``longest`` characters fit in one cell of a matrix."""
+    cell = min(width_pt / shape[1], height_pt / shape[0])
+    return float(np.clip(min(0.35 * cell, 0.8 * cell / (0.65 * max(longest, 2))), 4.0, 14.0))
+
+
+def _cell_fontsize(ax, shape, longest: int) -> float:
+    """The font size of :func:`_fontsize`, estimated before the figure is laid out."""
+    fig = ax.get_figure()
+    box = ax.get_position()
+    return _fontsize(
+        box.width * fig.get_figwidth() * 72, box.height * fig.get_figheight() * 72, shape, longest
+    )
+
+
+class _CellText(mpl.text.Text):
+    """A value written in a matrix cell, whose font follows the cell's final size.
+
+    The size of an axes is only known once the figure is laid out (constrained
+    layout, fixed aspect), so the font size is settled when the text is drawn.
+    """
+
+    def __init__(self, x, y, text, *, shape, longest, **kwargs):
+        super().__init__(x, y, text, ha="center", va="center", **kwargs)
+        self._shape, self._longest = shape, longest
+        self.set_in_layout(False)
+
+    def draw(self, renderer):
+        box = self.axes.get_window_extent(renderer)
+        to_pt = 72.0 / self.figure.dpi
+        size = _fontsize(box.width * to_pt, box.height * to_pt, self._shape, self._longest)
+        if abs(size - self.get_fontsize()) > 0.05:  # no change, no stale figure, no redraw loop
+            self.set_fontsize(size)
+        super().draw(renderer)
+
+
+def _format(value: float, fmt: str, *, trim: bool = False) -> str:
+    """``value`` formatted; ``trim`` drops trailing zeros ("0.50" -> "0.5", "1.00" -> "1")."""
+    text = format(float(value) + 0.0, fmt)  # + 0.0 turns -0.0 into 0.0
+    if trim and "." in text and "e" not in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def _check_matrix(func: str, name: str, a) -> np.ndarray:
+    a = as_float_array(func, name, a, ndim=(2, 3), layout="(H, W) or (H, W, 3)")
+    if a.ndim == 3 and a.shape[2] not in (3, 4):
+        raise ValueError(
+            f"{func}: {name} must be (H, W) or a colour image (H, W, 3), got shape {a.shape}; "
+            f"for channels-first arrays use cnnlab.images.chw_to_hwc"
+        )
+    if 0 in a.shape:
+        raise ValueError(f"{func}: {name} must not be empty, got shape {a.shape}")
+    return a
+
+
+def _rgb(a: np.ndarray) -> np.ndarray:
+    """A colour image as floats in [0, 1] for imshow (0-255 values are scaled)."""
+    return np.clip(a / 255.0 if np.nanmax(a) > 1.0 else a, 0.0, 1.0)
+
+
+def _draw_matrix(
+    ax, a, *, values=None, fmt=None, cmap=None, norm=None, default=SEQUENTIAL, grid=None
+):
+    """Draw a 2-D array on ``ax`` cell by cell, optionally with its values written in.
+
+    Returns the ``AxesImage``. Text is black or white, whichever contrasts
+    with the colour of its cell.
+    """
+    if a.ndim == 3:
+        image = ax.imshow(_rgb(a[..., :3]), interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return image
+    if norm is None:
+        cmap, norm = _style(a, cmap, default)
+    colours = mpl.colormaps[cmap] if isinstance(cmap, str) else cmap
+    colours = colours.with_extremes(bad=(0.0, 0.0, 0.0, 0.0))  # NaN cells see-through
+    height, width = a.shape
+    if np.isnan(a).any():
+        ax.add_patch(
+            # under the image (zorder -1): it shows only through the see-through NaN cells
+            Rectangle(
+                (-0.5, -0.5), width, height, fill=False, hatch="///", ec=MUTED, lw=0, zorder=-1
+            )
+        )
+    image = ax.imshow(np.ma.masked_invalid(a), cmap=colours, norm=norm, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if grid is None:
+        grid = max(height, width) <= MAX_VALUE_SIDE
+    if grid:
+        ax.set_xticks(np.arange(-0.5, width), minor=True)
+        ax.set_yticks(np.arange(-0.5, height), minor=True)
+        ax.grid(which="minor", color="white", linewidth=1)
+        ax.tick_params(which="both", length=0)
+    if values or (values is None and max(height, width) <= MAX_VALUE_SIDE):
+        trim = fmt is None
+        fmt = fmt or _auto_fmt(a)
+        texts = {ij: _format(v, fmt, trim=trim) for ij, v in np.ndenumerate(a) if np.isfinite(v)}
+        longest = max((len(t) for t in texts.values()), default=1)
+        size = _cell_fontsize(ax, a.shape, longest)
+        if values is None and size < MIN_FONTSIZE:  # unreadable: better no numbers at all
+            texts = {}
+        for (i, j), text in texts.items():
+            red, green, blue, _ = colours(norm(a[i, j]))
+            luminance = 0.2126 * red + 0.7152 * green + 0.0722 * blue
+            colour = "black" if luminance > 0.5 else "white"
+            ax.add_artist(
+                _CellText(j, i, text, shape=a.shape, longest=longest, fontsize=size, color=colour)
+            )
+    return image
+
+
+def _highlight(ax, top: float, left: float, height: float, width: float, **style):
+    """Outline ``height x width`` cells starting at ``(top, left)``; returns the Rectangle."""
+    options = {"edgecolor": HIGHLIGHT, "linewidth": 3, "fill": False, "zorder": 5}
+    options.update(style)
+    return ax.add_patch(Rectangle((left - 0.5, top - 0.5), width, height, **options))
+
+
+def _shape_text(shape) -> str:
+    return f" {TIMES} ".join(str(s) for s in shape)
+
+
+# ----------------------------------------------------------------------- matrices
+
+
+def show_matrix(a, *, ax=None, values=None, fmt=None, title=None, cmap=None):
+    """Draw an image or a small matrix, with each value written in its cell.
+
+    Unsigned values get :data:`SEQUENTIAL` (viridis); values with negatives
+    get :data:`DIVERGING` centred on 0, so that 0 is white whatever the range.
+
+    Parameters
+    ----------
+    a : ndarray of shape (H, W) or (H, W, 3)
+        A matrix, a grayscale image, or a colour image (drawn in colour, without values).
+        ``NaN`` cells are left blank.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure by default.
+    values : bool, optional
+        Write the values in the cells. By default, when neither side exceeds
+        :data:`MAX_VALUE_SIDE` (16).
+    fmt : str, optional
+        Format spec of the values, e.g. ``".2f"``; by default whole numbers for
+        whole-number matrices and two decimals otherwise.
+    title : str, optional
+    cmap : str or Colormap, optional
+        Overrides the automatic choice, e.g. ``"gray"`` for a photo. A signed
+        matrix keeps its norm centred on 0.
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Examples
+    --------
+    >>> ax = show_matrix(np.arange(9).reshape(3, 3), title="a 3 x 3 image")
+    >>> [t.get_text() for t in ax.texts][:3]
+    ['0', '1', '2']
+    """
+    func = "show_matrix"
+    a = _check_matrix(func, "a", a)
+    side = 0.45 * max(a.shape[:2])
+    ax = _axes(func, ax, (float(np.clip(side, 3.0, 6.0)),) * 2)
+    _draw_matrix(ax, a, values=values, fmt=fmt, cmap=cmap)
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def compare_images(images, titles=None, *, cmap=None, values=False, fig=None):
+    """Draw images side by side in one row, e.g. a photo before and after a filter.
+
+    Parameters
+    ----------
+    images : sequence of ndarray of shape (H, W) or (H, W, 3)
+        The images may differ in size.
+    titles : sequence of str, optional
+        One per image.
+    cmap : str, optional
+        For 2-D images; by default :data:`IMAGE` (gray), or :data:`DIVERGING`
+        centred on 0 for signed ones.
+    values : bool or None, default False
+        Write pixel values in the cells (``None``: when the image is small).
+    fig : matplotlib Figure, optional
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    func = "compare_images"
+    if isinstance(images, np.ndarray):  # one image, or a batch (N, H, W) / (N, H, W, 3)
+        one = images.ndim == 2 or (images.ndim == 3 and images.shape[-1] in (3, 4))
+        images = [images] if one else list(images)
+    if not isinstance(images, list | tuple) or len(images) == 0:
+        raise ValueError(
+            f"{func}: images must be a non-empty list of images, got {describe(images)}"
+        )
+    arrays = [_check_matrix(func, f"images[{k}]", image) for k, image in enumerate(images)]
+    if titles is not None:
+        titles = [titles] if isinstance(titles, str) else list(titles)
+        if len(titles) != len(arrays):
+            raise ValueError(
+                f"{func}: titles must have one entry per image ({len(arrays)}), got {len(titles)}"
+            )
+    fig = _figure(func, fig, (3.2 * len(arrays), 3.4))
+    for k, (ax, a) in enumerate(
+        zip(fig.subplots(1, len(arrays), squeeze=False)[0], arrays, strict=True)
+    ):
+        _draw_matrix(ax, a, values=values, cmap=cmap, default=IMAGE, grid=False)
+        ax.set_title(titles[k] if titles is not None else _shape_text(a.shape))
+    return fig
+
+
+def show_channels(image, *, fig=None):
+    """A colour photo and its red, green and blue channels side by side.
+
+    Each channel is drawn in its own single-hue map (white = 0 to full colour
+    = maximum), on the same scale: 0-255 for 8-bit images, 0-1 otherwise.
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W, 3)
+        Channels last (red, green, blue), values 0-255 or 0-1.
+    fig : matplotlib Figure, optional
+
+    Returns
+    -------
+    matplotlib Figure
+        Four axes: the photo, then red, green and blue.
+    """
+    func = "show_channels"
+    raw = np.asarray(image) if not isinstance(image, str | bytes) else image
+    a = as_float_array(func, "image", image, ndim=3, layout="(H, W, 3)")
+    if a.shape[2] != 3:
+        hint = "; it looks channels-first, use cnnlab.images.chw_to_hwc" if a.shape[0] == 3 else ""
+        raise ValueError(
+            f"{func}: image must have 3 colour channels last (H, W, 3), got shape {a.shape}{hint}"
+        )
+    top = 255.0 if raw.dtype.kind in "iu" or np.nanmax(a) > 1.0 else 1.0
+    fig = _figure(func, fig, (13, 4.0))
+    axes = fig.subplots(1, 4)
+    _draw_matrix(axes[0], a)
+    axes[0].set_title(f"photo, {_shape_text(a.shape)}")
+    for c, (ax, name, cmap) in enumerate(
+        zip(axes[1:], ("red", "green", "blue"), ("Reds", "Greens", "Blues"), strict=True)
+    ):
+        _draw_matrix(ax, a[..., c], cmap=cmap, norm=Normalize(0.0, top))
+        ax.set_title(f"{name} channel, {_shape_text(a.shape[:2])}")
+    fig.suptitle(f"every pixel holds 3 numbers from 0 to {top:g}: red, green, blue")
+    return fig
+
+
+def show_template_match(image, template, *, fig=None):
+    """Template matching in one picture: image times template, element-wise, then the sum.
+
+    Parameters
+    ----------
+    image : ndarray of shape (h, w)
+    template : ndarray of shape (h, w)
+        Same shape as ``image``.
+    fig : matplotlib Figure, optional
+
+    Returns
+    -------
+    matplotlib Figure
+        Four axes: image, template, products, and the score. For a binary
+        image and template the score panel also says whether it is a match
+        (score = number of ones in the template).
+    """
+    func = "show_template_match"
+    image = as_float_array(func, "image", image, ndim=2, layout="(h, w)")
+    template = as_float_array(func, "template", template, ndim=2, layout="(h, w)")
+    if image.shape != template.shape:
+        raise ValueError(
+            f"{func}: image and template must have the same shape, got image {image.shape} "
+            f"and template {template.shape}; use show_convolution_step to slide a template"
+        )
+    products = image * template
+    score = float(ops.correlate2d(image, template)[0, 0])
+    fig = _figure(func, fig, (11, 3.2))
+    axes = fig.subplots(1, 4)
+    for ax, a, title in zip(
+        axes[:3],
+        (image, template, products),
+        ("image", f"{TIMES} template", "= products"),
+        strict=True,
+    ):
+        _draw_matrix(ax, a)
+        ax.set_title(title)
+    verdict = ""
+    if all(np.isin(m, (0.0, 1.0)).all() for m in (image, template)) and template.any():
+        ones = int(template.sum())
+        verdict = f"\n{'match' if score == ones else 'no match'}\n(a match scores {ones})"
+    axes[3].axis("off")
+    axes[3].text(
+        0.5,
+        0.5,
+        f"sum = {_format(score, _auto_fmt(products))}{verdict}",
+        ha="center",
+        va="center",
+        fontsize=16,
+        transform=axes[3].transAxes,
+    )
+    axes[3].set_title("score")
+    return fig
+
+
+# --------------------------------------------------------------------- convolution
+
+
+@dataclass(frozen=True)
+class ConvolutionStep:
+    """Everything one position of a sliding kernel involves (see :func:`convolution_step`)."""
+
+    padded: np.ndarray  #: (H + 2*ph, W + 2*pw) the input with its zero border
+    window: np.ndarray  #: (KH, KW) the part of ``padded`` under the kernel
+    products: np.ndarray  #: (KH, KW) window * kernel
+    value: float  #: the sum of the products, = output[row, col]
+    output: np.ndarray  #: (Ho, Wo) the whole map, from cnnlab.ops.correlate2d
+    partial: np.ndarray  #: (Ho, Wo) the map up to (row, col) in reading order, NaN after
+    row: int
+    col: int
+    top: int  #: first row of the window in ``padded``
+    left: int  #: first column of the window in ``padded``
+
+
+def convolution_step(image, kernel, row, col, *, stride=1, padding=0, func="convolution_step"):
+    """The window, products and output of a sliding kernel at output cell ``(row, col)``.
+
+    The output map comes from :func:`cnnlab.ops.correlate2d` (cross-correlation);
+    the window and the element-wise products show how its cell ``(row, col)``
+    is made. Cells are computed in reading order (row by row), so ``partial``
+    holds the cells up to and including ``(row, col)`` and ``NaN`` after.
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W)
+    kernel : ndarray of shape (KH, KW)
+    row, col : int
+        The output cell, ``0 <= row < Ho`` and ``0 <= col < Wo``; the window's
+        top-left corner in the padded image is ``(row * sh, col * sw)``.
+    stride, padding : int or (int, int)
+
+    Returns
+    -------
+    ConvolutionStep
+    """
+    image = as_float_array(func, "image", image, ndim=2, layout="(H, W)")
+    kernel = as_float_array(func, "kernel", kernel, ndim=2, layout="(KH, KW)")
+    stride = int_pair(func, "stride", stride, minimum=1)
+    padding = int_pair(func, "padding", padding, minimum=0)
+    padded = np.pad(image, [(padding[0],) * 2, (padding[1],) * 2])
+    if kernel.shape[0] > padded.shape[0] or kernel.shape[1] > padded.shape[1]:
+        raise ValueError(
+            f"{func}: kernel of shape {kernel.shape} does not fit in the image of shape "
+            f"{image.shape} padded by {padding} to {padded.shape}"
+        )
+    output = ops.correlate2d(image, kernel, stride=stride, padding=padding)
+    row = as_int(func, "row", row, minimum=0)
+    col = as_int(func, "col", col, minimum=0)
+    if row >= output.shape[0] or col >= output.shape[1]:
+        raise ValueError(
+            f"{func}: (row, col) must be a cell of the output, of shape {output.shape}, "
+            f"got ({row}, {col})"
+        )
+    top, left = row * stride[0], col * stride[1]
+    window = padded[top : top + kernel.shape[0], left : left + kernel.shape[1]]
+    partial = output.astype(np.float64)
+    partial.flat[row * output.shape[1] + col + 1 :] = np.nan
+    products = window * kernel
+    return ConvolutionStep(
+        padded, window, products, float(output[row, col]), output, partial, row, col, top, left
+    )
+
+
+def show_convolution_step(image, kernel, row, col, *, stride=1, padding=0, fig=None, cmap=None):
+    """One position of a kernel sliding over an image, and the map it is filling in.
+
+    Five panels: the (padded) input with the window outlined; the window; the
+    kernel; their element-wise products, whose sum is the output value; and the
+    output map so far (cells not yet computed are blank) with the current cell
+    outlined. The output is :func:`cnnlab.ops.correlate2d`, i.e. a
+    cross-correlation, as in every deep-learning framework.
+
+    Parameters
+    ----------
+    image : ndarray of shape (H, W)
+    kernel : ndarray of shape (KH, KW)
+    row, col : int
+        The output cell being computed; the window starts at row ``row * stride``
+        and column ``col * stride`` of the padded input.
+    stride, padding : int or (int, int)
+    fig : matplotlib Figure, optional
+    cmap : str, optional
+        Colour map of the input, :data:`IMAGE` (gray) by default.
+
+    Returns
+    -------
+    matplotlib Figure
+        Axes in the order input, window, kernel, products, output.
+    """
+    func = "show_convolution_step"
+    step = convolution_step(image, kernel, row, col, stride=stride, padding=padding, func=func)
+    kh, kw = step.window.shape
+    ph, pw = int_pair(func, "padding", padding, minimum=0)
+    fig = _figure(func, fig, (16, 3.8))
+    axes = fig.subplots(1, 5, width_ratios=[2, 1, 1, 1, 2])
+    cmap_in, norm_in = _style(step.padded, cmap, IMAGE)
+    _draw_matrix(axes[0], step.padded, cmap=cmap_in, norm=norm_in)
+    if ph or pw:
+        height, width = step.padded.shape
+        _highlight(
+            axes[0],
+            ph,
+            pw,
+            height - 2 * ph,
+            width - 2 * pw,
+            edgecolor=ACCENT,
+            linewidth=1.5,
+            linestyle="--",
+            zorder=4,
+        )
+    _highlight(axes[0], step.top, step.left, kh, kw)
+    shape = _shape_text(step.padded.shape[:2])
+    padded_note = f", padded to {shape}" if (ph or pw) else ""
+    axes[0].set_title(f"input {_shape_text(np.shape(image))}{padded_note}")
+    _draw_matrix(axes[1], step.window, cmap=cmap_in, norm=norm_in)
+    axes[1].set_title(f"window at ({step.top}, {step.left})")
+    _draw_matrix(axes[2], np.asarray(kernel, dtype=float))
+    axes[2].set_title(f"{TIMES} kernel")
+    _draw_matrix(axes[3], step.products)
+    axes[3].set_title(f"= products, sum {step.value:.3g}")
+    cmap_out, norm_out = _style(step.output)
+    _draw_matrix(axes[4], step.partial, cmap=cmap_out, norm=norm_out)
+    _highlight(axes[4], step.row, step.col, 1, 1)
+    axes[4].set_title(
+        f"output {_shape_text(step.output.shape)}, cell ({step.row}, {step.col}) = {step.value:.3g}"
+    )
+    return fig
+
+
+def show_kernels(weight, *, channel=0, fig=None, ncols=8):
+    """A grid of convolution kernels, one panel per filter, on one shared scale.
+
+    Parameters
+    ----------
+    weight : ndarray of shape (F, C, KH, KW)
+        A bank of ``F`` filters, each with one kernel per input channel.
+    channel : int or "mean", default 0
+        Which input channel's kernel to draw, or the mean over the channels;
+        the figure title says which.
+    fig : matplotlib Figure, optional
+    ncols : int, default 8
+        Panels per row.
+
+    Returns
+    -------
+    matplotlib Figure
+        One axes per filter, titled ``filter f``.
+    """
+    func = "show_kernels"
+    weight = as_float_array(func, "weight", weight, ndim=4, layout="(F, C, KH, KW)")
+    n_filters, n_channels = weight.shape[:2]
+    if n_filters == 0 or n_channels == 0:
+        raise ValueError(f"{func}: weight must hold at least one kernel, got shape {weight.shape}")
+    if channel == "mean":
+        kernels = weight.mean(axis=1)
+        which = f"mean over the {n_channels} input channels"
+    else:
+        channel = as_int(func, "channel", channel, minimum=0)
+        if channel >= n_channels:
+            raise ValueError(
+                f"{func}: channel must be below the {n_channels} input channels of weight "
+                f"{weight.shape}, or 'mean', got {channel}"
+            )
+        kernels = weight[:, channel]
+        which = f"input channel {channel} of {n_channels}"
+    ncols = as_int(func, "ncols", ncols, minimum=1)
+    cmap, norm = _style(kernels)
+    columns = min(n_filters, ncols)
+    fig = _figure(func, fig, (1.6 * columns + 0.4, 1.7 * math.ceil(n_filters / columns) + 0.5))
+    for f, ax in enumerate(_grid(fig, n_filters, ncols)):
+        _draw_matrix(ax, kernels[f], cmap=cmap, norm=norm)
+        ax.set_title(f"filter {f}", fontsize=9)
+    fig.suptitle(f"{n_filters} kernels of {_shape_text(kernels.shape[1:])}, {which}")
+    return fig
+
+
+def show_feature_maps(maps, *, index=0, fig=None, ncols=8, max_maps=64):
+    """A grid of feature (activation) maps of one example, on one shared scale.
+
+    Parameters
+    ----------
+    maps : ndarray of shape (C, H, W) or (N, C, H, W)
+        The output of a convolution or pooling layer.
+    index : int, default 0
+        Which example of a batch to draw.
+    fig : matplotlib Figure, optional
+    ncols : int, default 8
+    max_maps : int, default 64
+        Draw at most this many maps.
+
+    Returns
+    -------
+    matplotlib Figure
+        One axes per map, titled ``map c``.
+    """
+    func = "show_feature_maps"
+    maps = as_float_array(func, "maps", maps, ndim=(3, 4), layout="(C, H, W) or (N, C, H, W)")
+    example = ""
+    if maps.ndim == 4:
+        index = as_int(func, "index", index, minimum=0)
+        if index >= maps.shape[0]:
+            raise ValueError(
+                f"{func}: index must be below the batch size {maps.shape[0]}, got {index}"
+            )
+        maps, example = maps[index], f" of example {index}"
+    if 0 in maps.shape:
+        raise ValueError(f"{func}: maps must not be empty, got shape {maps.shape}")
+    shown = maps[: as_int(func, "max_maps", max_maps, minimum=1)]
+    cmap, norm = _style(shown)
+    columns = min(len(shown), as_int(func, "ncols", ncols, minimum=1))
+    fig = _figure(func, fig, (1.7 * columns + 0.4, 1.8 * math.ceil(len(shown) / columns) + 0.5))
+    for c, ax in enumerate(_grid(fig, len(shown), columns)):
+        _draw_matrix(ax, shown[c], cmap=cmap, norm=norm, grid=False)
+        ax.set_title(f"map {c}", fontsize=9)
+    more = f" (first {len(shown)} shown)" if len(shown) < len(maps) else ""
+    fig.suptitle(f"{len(maps)} feature maps of {_shape_text(maps.shape[1:])}{example}{more}")
+    return fig
+
+
+# ------------------------------------------------------------------------- pooling
+
+
+def show_pooling(x, kernel_size=2, stride=None, *, mode="max", row=0, col=0, fig=None):
+    """A feature map with one pooling window outlined, and the pooled map.
+
+    Parameters
+    ----------
+    x : ndarray of shape (H, W)
+        One feature map.
+    kernel_size : int or (int, int), default 2
+    stride : int or (int, int), optional
+        Defaults to ``kernel_size``.
+    mode : {"max", "avg"}, default "max"
+        :func:`cnnlab.ops.max_pool2d` or :func:`cnnlab.ops.avg_pool2d`
+        (``"average"`` is accepted too).
+    row, col : int, default 0
+        The output cell whose window is outlined.
+    fig : matplotlib Figure, optional
+
+    Returns
+    -------
+    matplotlib Figure
+        Two axes: the input (window outlined; for max pooling the winning cell
+        dotted) and the output (the cell outlined).
+    """
+    func = "show_pooling"
+    x = as_float_array(func, "x", x, ndim=2, layout="(H, W)")
+    kernel = int_pair(func, "kernel_size", kernel_size, minimum=1)
+    step = kernel if stride is None else int_pair(func, "stride", stride, minimum=1)
+    if mode not in ("max", "avg", "average"):
+        raise ValueError(f"{func}: mode must be 'max' or 'avg', got {describe(mode)}")
+    if kernel[0] > x.shape[0] or kernel[1] > x.shape[1]:
+        raise ValueError(f"{func}: kernel_size {kernel} is larger than the feature map {x.shape}")
+    pool = ops.max_pool2d if mode == "max" else ops.avg_pool2d
+    out = pool(x[None, None], kernel, step)[0, 0]
+    row, col = as_int(func, "row", row, minimum=0), as_int(func, "col", col, minimum=0)
+    if row >= out.shape[0] or col >= out.shape[1]:
+        raise ValueError(
+            f"{func}: (row, col) must be a cell of the output, of shape {out.shape}, "
+            f"got ({row}, {col})"
+        )
+    top, left = row * step[0], col * step[1]
+    fig = _figure(func, fig, (9, 4.2))
+    axes = fig.subplots(1, 2, width_ratios=[x.shape[1], max(out.shape[1], x.shape[1] / 2)])
+    cmap, norm = _style(x)
+    _draw_matrix(axes[0], x, cmap=cmap, norm=norm)
+    _highlight(axes[0], top, left, *kernel)
+    if mode == "max":
+        window = x[top : top + kernel[0], left : left + kernel[1]]
+        i, j = np.unravel_index(np.argmax(window), window.shape)
+        _highlight(axes[0], top + i, left + j, 1, 1, linewidth=2, linestyle=":", edgecolor="black")
+    axes[0].set_title(f"input {_shape_text(x.shape)}, window at ({top}, {left})")
+    _draw_matrix(axes[1], out, cmap=cmap, norm=norm)
+    _highlight(axes[1], row, col, 1, 1)
+    name = "max" if mode == "max" else "average"
+    axes[1].set_title(
+        f"{name} pool {_shape_text(kernel)}, stride {step[0] if step[0] == step[1] else step}"
+        f"\n→ {_shape_text(out.shape)}, cell ({row}, {col}) = {out[row, col]:.3g}"
+    )
+    return fig
+
+
+# ---------------------------------------------------------------------- prediction
+
+
+def show_probabilities(probs, class_names=None, *, ax=None, title=None):
+    """A bar chart of class probabilities, the most probable class highlighted.
+
+    Parameters
+    ----------
+    probs : ndarray of shape (K,)
+        Probabilities in [0, 1], e.g. one row of :func:`cnnlab.ops.softmax`.
+    class_names : sequence of str, optional
+        One per class; ``0 .. K-1`` by default.
+    ax : matplotlib Axes, optional
+    title : str, optional
+        By default, the predicted class and its probability.
+
+    Returns
+    -------
+    matplotlib Axes
+        The bars are ``ax.patches``, in class order.
+    """
+    func = "show_probabilities"
+    probs = as_float_array(func, "probs", probs, ndim=1, layout="(K,)")
+    if probs.size == 0:
+        raise ValueError(f"{func}: probs must hold at least one class, got shape (0,)")
+    if not np.all(np.isfinite(probs)) or probs.min() < 0 or probs.max() > 1 + 1e-9:
+        raise ValueError(
+            f"{func}: probs must lie in [0, 1], got values from {probs.min():g} to "
+            f"{probs.max():g}; pass softmax(logits), not the logits"
+        )
+    names = _class_names(func, class_names, probs.size)
+    best = int(np.argmax(probs))
+    ax = _axes(func, ax, (max(4.0, 0.6 * probs.size + 1.5), 3.2))
+    colours = [ACCENT if k == best else MUTED for k in range(probs.size)]
+    bars = ax.bar(range(probs.size), probs, color=colours, edgecolor="black", linewidth=0.5)
+    for bar, p in zip(bars, probs, strict=True):
+        ax.text(
+            bar.get_x() + bar.get_width() / 2,
+            p + 0.02,
+            f"{p:.2f}",
+            ha="center",
+            va="bottom",
+            fontsize=9 if probs.size <= 12 else 7,
+        )
+    ax.set_xticks(range(probs.size), names)
+    ax.set_ylim(0, 1.12)
+    ax.set_ylabel("probability")
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.set_title(title if title is not None else f"prediction: {names[best]} ({probs[best]:.0%})")
+    return ax
+
+
+def _class_names(func: str, class_names, k: int) -> list[str]:
+    if class_names is None:
+        return [str(c) for c in range(k)]
+    if isinstance(class_names, str):
+        raise TypeError(f"{func}: class_names must be a list of names, got {describe(class_names)}")
+    names = [str(name) for name in class_names]
+    if len(names) != k:
+        raise ValueError(
+            f"{func}: class_names must have {k} entries, one per class, got {len(names)}"
+        )
+    return names
+
+
+def _classes(func: str, name: str, value) -> np.ndarray:
+    array = np.asarray(value)
+    if array.dtype.kind == "f" and np.all(np.isfinite(array)) and np.all(array == np.round(array)):
+        array = array.astype(np.int64)
+    if array.dtype.kind not in "iu" or array.ndim != 1:
+        raise ValueError(
+            f"{func}: {name} must be a 1-D array of integer class indices, got {describe(value)}"
+        )
+    if array.size and array.min() < 0:
+        raise ValueError(f"{func}: {name} must not hold negative classes, got {array.min()}")
+    return array
+
+
+def show_confusion_matrix(y_true, y_pred, class_names=None, *, num_classes=None, ax=None):
+    """Count how often each true class is predicted as each class.
+
+    Row ``i``, column ``j`` holds the number of examples of class ``i``
+    predicted as ``j``: the diagonal is right, everything else a confusion.
+
+    Parameters
+    ----------
+    y_true, y_pred : ndarray of shape (N,)
+        Class indices.
+    class_names : sequence of str, optional
+    num_classes : int, optional
+        By default ``len(class_names)``, or the largest class seen plus one.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+        The counts are written in the cells (``ax.texts``, row by row).
+    """
+    func = "show_confusion_matrix"
+    y_true, y_pred = _classes(func, "y_true", y_true), _classes(func, "y_pred", y_pred)
+    if y_true.shape != y_pred.shape or y_true.size == 0:
+        raise ValueError(
+            f"{func}: y_true and y_pred must be non-empty and of the same length, "
+            f"got shapes {y_true.shape} and {y_pred.shape}"
+        )
+    seen = int(max(y_true.max(), y_pred.max())) + 1
+    if num_classes is None:
+        num_classes = len(class_names) if class_names is not None else seen
+    num_classes = as_int(func, "num_classes", num_classes, minimum=1)
+    if seen > num_classes:
+        raise ValueError(f"{func}: found class {seen - 1}, but there are {num_classes} classes")
+    names = _class_names(func, class_names, num_classes)
+    counts = np.bincount(y_true * num_classes + y_pred, minlength=num_classes**2)
+    counts = counts.reshape(num_classes, num_classes)
+    ax = _axes(func, ax, (float(np.clip(0.5 * num_classes + 2, 3.5, 8)),) * 2)
+    _draw_matrix(ax, counts.astype(float), values=True, fmt=".0f", cmap="cividis", grid=True)
+    ax.set_xticks(range(num_classes), names)
+    ax.set_yticks(range(num_classes), names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    accuracy = np.trace(counts) / y_true.size
+    ax.set_title(f"confusion matrix, accuracy {accuracy:.1%} of {y_true.size}")
+    return ax
+
+
+def show_misclassified(images, y_true, y_pred, *, max_images=16, fig=None, ncols=8):
+    """A gallery of the examples the model got wrong, titled ``pred 3 / true 8``.
+
+    Parameters
+    ----------
+    images : ndarray of shape (N, H, W) or (N, 1, H, W)
+        The inputs, e.g. the test digits.
+    y_true, y_pred : ndarray of shape (N,)
+        Class indices.
+    max_images : int, default 16
+        Draw at most this many, in data order.
+    fig : matplotlib Figure, optional
+    ncols : int, default 8
+
+    Returns
+    -------
+    matplotlib Figure
+        One axes per misclassified example shown (a single, empty one saying
+        so when there is none).
+    """
+    func = "show_misclassified"
+    images = as_float_array(func, "images", images, ndim=(3, 4), layout="(N, H, W) or (N, 1, H, W)")
+    if images.ndim == 4:
+        if images.shape[1] != 1:
+            raise ValueError(
+                f"{func}: images must have one channel, (N, 1, H, W), got shape {images.shape}"
+            )
+        images = images[:, 0]
+    y_true, y_pred = _classes(func, "y_true", y_true), _classes(func, "y_pred", y_pred)
+    if not len(images) == y_true.size == y_pred.size:
+        raise ValueError(
+            f"{func}: images, y_true and y_pred must have the same length, got "
+            f"{len(images)}, {y_true.size} and {y_pred.size}"
+        )
+    wrong = np.flatnonzero(y_true != y_pred)
+    shown = wrong[: as_int(func, "max_images", max_images, minimum=1)]
+    if shown.size == 0:
+        fig = _figure(func, fig, (4, 1.5))
+        ax = fig.add_subplot()
+        ax.axis("off")
+        ax.text(
+            0.5,
+            0.5,
+            f"no misclassified images among {len(images)}",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+        )
+        return fig
+    columns = min(shown.size, as_int(func, "ncols", ncols, minimum=1))
+    fig = _figure(func, fig, (1.5 * columns + 0.3, 1.7 * math.ceil(shown.size / columns) + 0.5))
+    for ax, n in zip(_grid(fig, shown.size, columns), shown, strict=True):
+        _draw_matrix(ax, images[n], cmap=IMAGE, values=False, grid=False)
+        ax.set_title(f"pred {y_pred[n]} / true {y_true[n]}", fontsize=9)
+    more = f", first {shown.size} shown" if shown.size < wrong.size else ""
+    fig.suptitle(f"{wrong.size} of {len(images)} misclassified{more}")
+    return fig
+
+
+# ------------------------------------------------------------------------ training
+
+
+def plot_history(history, *, fig=None):
+    """Loss and accuracy per epoch, on the training and (if present) validation data.
+
+    Parameters
+    ----------
+    history : mapping
+        Lists of one number per epoch under ``train_loss`` (required),
+        ``train_accuracy``, ``val_loss`` and ``val_accuracy`` (optional,
+        missing, ``None`` or empty when not measured). An object with a
+        ``history`` mapping attribute works too.
+    fig : matplotlib Figure, optional
+
+    Returns
+    -------
+    matplotlib Figure
+        Two axes: loss, then accuracy.
+    """
+    func = "plot_history"
+    if not isinstance(history, Mapping) and isinstance(getattr(history, "history", None), Mapping):
+        history = history.history
+    if not isinstance(history, Mapping):
+        raise TypeError(f"{func}: history must be a dict of lists, got {describe(history)}")
+    curves = {}
+    for key in ("train_loss", "val_loss", "train_accuracy", "val_accuracy"):
+        value = history.get(key)
+        if value is not None and len(value):
+            curves[key] = as_float_array(func, f"history[{key!r}]", value, ndim=1)
+    if "train_loss" not in curves:
+        raise ValueError(
+            f"{func}: history must hold a non-empty 'train_loss' list, got keys {sorted(history)}"
+        )
+    fig = _figure(func, fig, (10, 3.6))
+    axes = fig.subplots(1, 2)
+    styles = {
+        "train": {"color": ACCENT, "marker": "o", "linestyle": "-"},
+        "val": {"color": SECOND, "marker": "s", "linestyle": "--"},
+    }
+    names = {"train": "training", "val": "validation"}
+    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
+        for split in ("train", "val"):
+            y = curves.get(f"{split}_{metric}")
+            if y is not None:
+                epochs = np.arange(1, y.size + 1)
+                ax.plot(epochs, y, label=names[split], markersize=4, **styles[split])
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.set_title(metric)
+        ax.grid(alpha=0.3)
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        if ax.lines:
+            ax.legend()
+        else:
+            ax.text(
+                0.5,
+                0.5,
+                f"no {metric} recorded",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+                color="gray",
+            )
+    return fig
