@@ -133,10 +133,11 @@ def as_labels(func: str, labels, *, n: int, num_classes: int) -> np.ndarray:
         raise TypeError(f"{func}: labels must be an array of class indices, got {describe(labels)}")
     array = np.asarray(labels)
     if array.dtype.kind == "f":
-        if not np.all(np.isfinite(array)) or np.any(array != np.round(array)):
+        bad = ~np.isfinite(array) | (array != np.round(array))
+        if np.any(bad):
             raise ValueError(
                 f"{func}: labels must be whole class indices, got non-integer values "
-                f"such as {array[array != np.round(array)][:3].tolist()}"
+                f"such as {array[bad][:3].tolist()}"
             )
         array = array.astype(np.int64)
     elif array.dtype.kind not in "iu":

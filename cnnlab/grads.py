@@ -312,17 +312,29 @@ def numerical_gradient(f, x, h=1e-5) -> np.ndarray:
     if not callable(f):
         raise TypeError(f"numerical_gradient: f must be a callable, got {describe(f)}")
     x = as_float_array("numerical_gradient", "x", x)
-    if not (isinstance(h, int | float | np.floating) and h > 0):
-        raise ValueError(f"numerical_gradient: h must be a positive number, got {describe(h)}")
+    if isinstance(h, bool) or not isinstance(h, int | float | np.integer | np.floating):
+        raise TypeError(f"numerical_gradient: h must be a positive number, got {describe(h)}")
+    if not h > 0:
+        raise ValueError(f"numerical_gradient: h must be a positive number, got {h!r}")
     point = x.copy()
     grad = np.zeros_like(point)
     flat_point, flat_grad = point.reshape(-1), grad.reshape(-1)
+
+    def value_at() -> float:
+        value = f(point)
+        if np.ndim(value) != 0:
+            raise TypeError(
+                f"numerical_gradient: f must return one number (a scalar loss), "
+                f"got {describe(np.asarray(value))}"
+            )
+        return float(value)
+
     for i in range(flat_point.size):
         original = flat_point[i]
         flat_point[i] = original + h
-        above = float(f(point))
+        above = value_at()
         flat_point[i] = original - h
-        below = float(f(point))
+        below = value_at()
         flat_point[i] = original
         flat_grad[i] = (above - below) / (2 * h)
     return grad

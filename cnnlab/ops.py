@@ -147,6 +147,8 @@ def correlate2d(image, kernel, stride=1, padding=0) -> np.ndarray:
     """
     image = as_float_array("correlate2d", "image", image, ndim=2, layout="(H, W)")
     kernel = as_float_array("correlate2d", "kernel", kernel, ndim=2, layout="(KH, KW)")
+    if kernel.size == 0:
+        raise ValueError(f"correlate2d: kernel must be at least 1x1, got shape {kernel.shape}")
     stride = int_pair("correlate2d", "stride", stride, minimum=1)
     padding = int_pair("correlate2d", "padding", padding, minimum=0)
     windows = _windows("correlate2d", image, kernel.shape, stride, padding)
@@ -158,6 +160,11 @@ def _conv_args(func: str, x, weight, bias, stride, padding):
     """Validate the arguments shared by conv2d and conv2d_backward."""
     x = as_float_array(func, "x", x, ndim=4, layout="(N, C, H, W)")
     weight = as_float_array(func, "weight", weight, ndim=4, layout="(F, C, KH, KW)")
+    if weight.shape[0] == 0 or weight.shape[2] == 0 or weight.shape[3] == 0:
+        raise ValueError(
+            f"{func}: weight must hold at least one filter with a kernel of at least 1x1, "
+            f"got shape {weight.shape}"
+        )
     if x.shape[1] != weight.shape[1]:
         raise ValueError(
             f"{func}: x has {x.shape[1]} channels but weight expects {weight.shape[1]} "
@@ -314,6 +321,8 @@ def flatten(x) -> np.ndarray:
     Returns
     -------
     ndarray of shape (N, prod(rest))
+        A view of ``x`` when its memory allows it, as with ``torch.flatten``:
+        nothing is copied, and ``x`` itself is never changed.
     """
     x = as_float_array("flatten", "x", x)
     if x.ndim < 2:
@@ -362,6 +371,10 @@ def _axis(func: str, x: np.ndarray, axis) -> int:
         raise TypeError(f"{func}: axis must be an int, got {describe(axis)}")
     if not -x.ndim <= axis < x.ndim:
         raise ValueError(f"{func}: axis {axis} is out of range for logits of shape {x.shape}")
+    if x.shape[axis] == 0:
+        raise ValueError(
+            f"{func}: logits must hold at least one class along axis {axis}, got shape {x.shape}"
+        )
     return int(axis)
 
 
