@@ -107,10 +107,22 @@ def _grid(fig, n: int, ncols: int = 8):
     return list(axes[:n])
 
 
-def _style(a: np.ndarray, cmap=None, default: str = SEQUENTIAL):
-    """Pick a colour map and norm: diverging and centred on 0 when ``a`` has negatives."""
+def _style(a: np.ndarray, cmap=None, default: str = SEQUENTIAL, vmin=None, vmax=None):
+    """Pick a colour map and norm: diverging and centred on 0 when ``a`` has negatives.
+
+    ``vmin``/``vmax`` fix the range (the other end comes from the data). A
+    binary matrix is always drawn on 0..1, so an all-ones image looks "on".
+    """
     finite = a[np.isfinite(a)]
     low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    if vmin is not None or vmax is not None:
+        low = low if vmin is None else float(vmin)
+        high = high if vmax is None else float(vmax)
+        if not low < high:
+            raise ValueError(f"vmin must be below vmax, got vmin={low} and vmax={high}")
+        return cmap or (DIVERGING if low < 0 < high else default), Normalize(low, high)
+    if finite.size and np.isin(finite, (0.0, 1.0)).all():
+        return cmap or default, Normalize(vmin=0.0, vmax=1.0)
     if low < 0:
         return cmap or DIVERGING, CenteredNorm(vcenter=0.0, halfrange=max(-low, high) or 1.0)
     if high == low:  # a constant matrix: keep it mid-scale rather than divide by zero
@@ -256,7 +268,7 @@ def _shape_text(shape) -> str:
 # ----------------------------------------------------------------------- matrices
 
 
-def show_matrix(a, *, ax=None, values=None, fmt=None, title=None, cmap=None):
+def show_matrix(a, *, ax=None, values=None, fmt=None, title=None, cmap=None, vmin=None, vmax=None):
     """Draw an image or a small matrix, with each value written in its cell.
 
     Unsigned values get :data:`SEQUENTIAL` (viridis); values with negatives
@@ -279,6 +291,9 @@ def show_matrix(a, *, ax=None, values=None, fmt=None, title=None, cmap=None):
     cmap : str or Colormap, optional
         Overrides the automatic choice, e.g. ``"gray"`` for a photo. A signed
         matrix keeps its norm centred on 0.
+    vmin, vmax : float, optional
+        Fix the colour range, e.g. ``vmin=0, vmax=1`` for a normalised image;
+        by default it spans the data (a binary matrix is always drawn on 0..1).
 
     Returns
     -------
@@ -294,13 +309,16 @@ def show_matrix(a, *, ax=None, values=None, fmt=None, title=None, cmap=None):
     a = _check_matrix(func, "a", a)
     side = 0.45 * max(a.shape[:2])
     ax = _axes(func, ax, (float(np.clip(side, 3.0, 6.0)),) * 2)
-    _draw_matrix(ax, a, values=values, fmt=fmt, cmap=cmap)
+    norm = None
+    if a.ndim == 2 and (vmin is not None or vmax is not None):
+        cmap, norm = _style(a, cmap, SEQUENTIAL, vmin, vmax)
+    _draw_matrix(ax, a, values=values, fmt=fmt, cmap=cmap, norm=norm)
     if title is not None:
         ax.set_title(title)
     return ax
 
 
-def compare_images(images, titles=None, *, cmap=None, values=False, fig=None):
+def compare_images(images, titles=None, *, cmap=None, values=False, fig=None, vmin=None, vmax=None):
     """Draw images side by side in one row, e.g. a photo before and after a filter.
 
     Parameters
@@ -315,6 +333,9 @@ def compare_images(images, titles=None, *, cmap=None, values=False, fig=None):
     values : bool or None, default False
         Write pixel values in the cells (``None``: when the image is small).
     fig : matplotlib Figure, optional
+    vmin, vmax : float, optional
+        One fixed colour range for every 2-D image, e.g. ``0`` and ``1`` so
+        that the images can be compared by eye; by default each spans its own.
 
     Returns
     -------
@@ -339,7 +360,10 @@ def compare_images(images, titles=None, *, cmap=None, values=False, fig=None):
     for k, (ax, a) in enumerate(
         zip(fig.subplots(1, len(arrays), squeeze=False)[0], arrays, strict=True)
     ):
-        _draw_matrix(ax, a, values=values, cmap=cmap, default=IMAGE, grid=False)
+        colours, norm = cmap, None
+        if a.ndim == 2 and (vmin is not None or vmax is not None):
+            colours, norm = _style(a, cmap, IMAGE, vmin, vmax)
+        _draw_matrix(ax, a, values=values, cmap=colours, norm=norm, default=IMAGE, grid=False)
         ax.set_title(titles[k] if titles is not None else _shape_text(a.shape))
     return fig
 
@@ -619,7 +643,7 @@ def show_kernels(weight, *, channel=0, fig=None, ncols=8):
     return fig
 
 
-def show_feature_maps(maps, *, index=0, fig=None, ncols=8, max_maps=64):
+def show_feature_maps(maps, *, index=0, fig=None, ncols=8, max_maps=64, shared_scale=True):
     """A grid of feature (activation) maps of one example, on one shared scale.
 
     Parameters
@@ -632,6 +656,10 @@ def show_feature_maps(maps, *, index=0, fig=None, ncols=8, max_maps=64):
     ncols : int, default 8
     max_maps : int, default 64
         Draw at most this many maps.
+    shared_scale : bool, default True
+        One colour scale for all maps, so that their strengths compare; with
+        ``False`` each map spans its own range, which shows the pattern of a
+        weak map next to a strong one.
 
     Returns
     -------
@@ -655,6 +683,8 @@ def show_feature_maps(maps, *, index=0, fig=None, ncols=8, max_maps=64):
     columns = min(len(shown), as_int(func, "ncols", ncols, minimum=1))
     fig = _figure(func, fig, (1.7 * columns + 0.4, 1.8 * math.ceil(len(shown) / columns) + 0.5))
     for c, ax in enumerate(_grid(fig, len(shown), columns)):
+        if not shared_scale:
+            cmap, norm = _style(shown[c])
         _draw_matrix(ax, shown[c], cmap=cmap, norm=norm, grid=False)
         ax.set_title(f"map {c}", fontsize=9)
     more = f" (first {len(shown)} shown)" if len(shown) < len(maps) else ""

@@ -412,3 +412,32 @@ def test_every_colour_map_is_colour_blind_safe():
     ]
     for fig in figures:
         assert cmap_names(fig) - {None} <= ALLOWED_CMAPS
+
+
+# ------------------------------------------------------------- colour ranges
+
+
+def test_a_binary_matrix_is_drawn_on_zero_to_one_even_when_constant():
+    """An all-ones binary image must look "on", not mid-scale."""
+    image = viz.show_matrix(np.ones((3, 3))).images[0]
+    assert (image.norm.vmin, image.norm.vmax) == (0.0, 1.0)
+
+
+def test_show_matrix_takes_a_fixed_colour_range():
+    image = viz.show_matrix(np.array([[0.2, 0.4], [0.5, 0.6]]), vmin=0, vmax=1).images[0]
+    assert (image.norm.vmin, image.norm.vmax) == (0.0, 1.0)
+    with pytest.raises(ValueError, match="vmin must be below vmax"):
+        viz.show_matrix(np.eye(2) * 0.5, vmin=1, vmax=0)
+
+
+def test_compare_images_can_share_one_colour_range():
+    fig = viz.compare_images([np.full((4, 4), 0.2), np.full((4, 4), 0.8)], vmin=0, vmax=1)
+    assert [(ax.images[0].norm.vmin, ax.images[0].norm.vmax) for ax in fig.axes] == [(0, 1)] * 2
+
+
+def test_feature_maps_can_each_have_their_own_scale():
+    maps = np.stack([np.linspace(0, 1, 16).reshape(4, 4), np.linspace(0, 100, 16).reshape(4, 4)])
+    shared = viz.show_feature_maps(maps)
+    own = viz.show_feature_maps(maps, shared_scale=False)
+    assert shared.axes[0].images[0].norm.vmax == 100
+    assert own.axes[0].images[0].norm.vmax == 1 and own.axes[1].images[0].norm.vmax == 100
