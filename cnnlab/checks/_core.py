@@ -1,0 +1,349 @@
+"""The runner every check shares, and what a check is made of.
+
+A check is a :class:`Check`: the name of the exercise, the reference function,
+a list of :class:`Case` objects (inputs, plus the expected answer computed by
+the reference before the learner's code runs), and a generator of the
+:class:`Mistake` objects that are known to happen on that exercise. :func:`run`
+calls the learner's function on a fresh copy of every case's inputs and turns
+whatever goes wrong into a message a learner can act on, in this order:
+
+1. an exception (``NotImplementedError`` means "still the stub"), with the
+   line of the learner's code that raised it;
+2. a wrong return type or shape, in a plain sentence;
+3. wrong values, shown in full for a small case, summarised for a large one,
+   with the known mistake they match, if any ("Likely mistake: ..."), or a
+   clue about how they differ ("every value is 2 times the expected one");
+4. an input changed in place;
+5. a dtype that is not the one the contract asks for.
+
+The wording lives in :mod:`~cnnlab.checks._compare`. With ``thorough=True``
+the reference functions listed in ``Check.forbidden`` are armed with a
+tripwire for the duration of every call (:mod:`~cnnlab.checks._reference`),
+so an answer that merely calls cnnlab's own implementation, under any name,
+is caught.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import inspect
+import itertools
+import os
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import cnnlab
+from cnnlab.checks._compare import (
+    call_text,
+    compare,
+    diagnose,
+    dtype_problem,
+    low_precision,
+    what,
+)
+from cnnlab.checks._reference import REF, Tripwire, restore_references
+
+__all__ = [
+    "REF",
+    "SIGN",
+    "Case",
+    "Check",
+    "Mistake",
+    "distinct",
+    "normal",
+    "pair",
+    "random_pair",
+    "run",
+    "wrong_order",
+]
+
+# ---------------------------------------------------------------------- data classes
+
+
+@dataclass
+class Case:
+    """One call of the learner's function.
+
+    ``args`` are passed by position (in order), ``kwargs`` by keyword, as a
+    learner would call the function in a notebook. ``expected`` is filled in by
+    :func:`run` from the reference unless the case gives it.
+    """
+
+    title: str
+    args: dict
+    kwargs: dict = field(default_factory=dict)
+    expected: object = None
+
+    def inputs(self) -> dict:
+        return {**self.args, **self.kwargs}
+
+
+@dataclass
+class Mistake:
+    """A known wrong answer: what it is called, a hint, and how to compute it.
+
+    ``make()`` returns the wrong answer for the case at hand (built from the
+    reference ops on altered inputs, never shown to the learner). For a tuple
+    result, a part given as ``None`` matches anything. With ``shape_only``,
+    ``make()`` returns just the shape such a mistake produces.
+    """
+
+    name: str
+    hint: str
+    make: Callable[[], object]
+    shape_only: bool = False
+
+
+@dataclass
+class Check:
+    """Everything :func:`run` needs to check one exercise."""
+
+    name: str
+    reference: Callable
+    cases: list
+    mistakes: Callable[[Case], Iterable[Mistake]] = lambda case: ()
+    returns: str = "array"  # "array", "number", "int" or "tuple"
+    parts: tuple = ()  # the names of the returned tuple's items, e.g. ("dx", "dweight", "dbias")
+    layout: object = ""  # e.g. "(N, F, Ho, Wo)"; a tuple of layouts for a tuple result
+    forbidden: tuple = ()  # cnnlab functions that thorough mode does not allow fn to call
+    allowed: str = ""  # what fn may use instead, said in the delegation message
+
+
+# ------------------------------------------------- helpers for building checks
+
+
+def normal(rng: np.random.Generator, shape, dtype=np.float64) -> np.ndarray:
+    """Standard-normal test data of a given dtype."""
+    return rng.standard_normal(shape).astype(dtype)
+
+
+def distinct(rng: np.random.Generator, shape, dtype=np.float64) -> np.ndarray:
+    """Values from -5 to 5 without ties, so that every pooling window has one clear maximum."""
+    ranks = rng.permutation(int(np.prod(shape))).reshape(shape)
+    return (-5.0 + 10.0 * ranks / max(1, ranks.size - 1)).astype(dtype)
+
+
+def pair(value) -> tuple[int, int]:
+    """``stride=2`` means ``(2, 2)``: (vertical, horizontal)."""
+    return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
+
+
+def random_pair(rng: np.random.Generator, low: int, high: int):
+    """An int or, half of the time, a pair of ints, in [low, high)."""
+    a, b = (int(v) for v in rng.integers(low, high, 2))
+    return a if rng.random() < 0.5 else (a, b)
+
+
+#: The name and hint of a gradient with the wrong sign.
+SIGN = ("wrong sign", "the gradient points uphill: it has the sign of the change in the loss.")
+
+
+def wrong_order(expected: tuple, parts: tuple) -> Iterable[Mistake]:
+    """Mistakes: the right gradients, returned in another order."""
+    for order in itertools.permutations(range(len(parts))):
+        if order != tuple(range(len(parts))):
+            yield Mistake(
+                "gradients returned in the wrong order",
+                f"return them in the order ({', '.join(parts)}).",
+                lambda order=order: tuple(expected[i] for i in order),
+            )
+
+
+# ------------------------------------------------------------------------ running
+
+
+@dataclass
+class _Outcome:
+    got: object = None
+    error: Exception | None = None
+    changed: list = field(default_factory=list)
+
+
+def _fresh(value):
+    return value.copy() if isinstance(value, np.ndarray) else copy.deepcopy(value)
+
+
+def _call(fn, case: Case, tripwire: Tripwire | None) -> _Outcome:
+    args = [_fresh(v) for v in case.args.values()]
+    kwargs = {k: _fresh(v) for k, v in case.kwargs.items()}
+    outcome = _Outcome()
+    try:
+        with np.errstate(all="ignore"):
+            if tripwire is None:
+                outcome.got = fn(*args, **kwargs)
+            else:
+                with tripwire:
+                    outcome.got = fn(*args, **kwargs)
+    except Exception as error:  # the learner's code failed: that is feedback, not a crash
+        outcome.error = error
+    passed = dict(zip(case.args, args, strict=True)) | kwargs
+    for name, original in case.inputs().items():
+        now = passed[name]
+        if isinstance(original, np.ndarray) and not (
+            isinstance(now, np.ndarray)
+            and now.shape == original.shape
+            and np.array_equal(now, original, equal_nan=original.dtype.kind == "f")
+        ):
+            outcome.changed.append(name)
+    return outcome
+
+
+#: Frames in these directories are not the learner's code.
+_LIBRARIES = tuple(
+    os.path.dirname(module.__file__) + os.sep for module in (cnnlab, np, functools, inspect)
+)
+
+
+def _where(error: Exception, fn) -> str:
+    """The line of the learner's code that raised, e.g. 'line 7: out = x[i, j]'."""
+    frames = traceback.extract_tb(error.__traceback__)
+    target = inspect.unwrap(fn)
+    while isinstance(target, functools.partial):
+        target = target.func
+    code = getattr(target, "__code__", None)
+    theirs = [f for f in frames if code is not None and f.filename == code.co_filename]
+    if not theirs:
+        theirs = [f for f in frames if not f.filename.startswith(_LIBRARIES)]
+    if not theirs:
+        return ""
+    frame = theirs[-1]
+    line = (frame.line or "").strip()
+    return f"  in your code, line {frame.lineno}" + (f": {line}" if line else "")
+
+
+def _error_text(name: str, error: Exception) -> str:
+    kind = type(error).__name__
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    if len(text) > 300:
+        text = text[:297] + "..."
+    return f"{name} raised {kind}" + (f": {text}" if text else "")
+
+
+def _case_lines(check: Check, case: Case, number: int) -> list[str]:
+    call, lines = call_text(check.name, case)
+    return [f"Check {number}: {case.title}", f"  {call}", *lines]
+
+
+def _signature_hint(check: Check, error: Exception) -> str:
+    if isinstance(error, TypeError) and "argument" in str(error):
+        signature = inspect.signature(check.reference)
+        return f"Hint: keep the parameters of the stub: {check.name}{signature}."
+    return ""
+
+
+def run(check: Check, fn, thorough: bool = False) -> None:
+    """Run every case of ``check`` on ``fn``; print one line, or raise AssertionError."""
+    name = check.name
+    if not callable(fn):
+        raise TypeError(
+            f"check_{name} needs your function itself, e.g. check_{name}({name}), "
+            f"not the result of calling it; got {what(fn)}"
+        )
+    restore_references()  # heal anything a tampered or interrupted run left behind
+    for case in check.cases:
+        if case.expected is None:
+            case.expected = check.reference(*case.args.values(), **case.kwargs)
+
+    tripwire = Tripwire(check.forbidden) if thorough else None
+    if tripwire is not None and (key := tripwire.aliases(fn)):
+        _fail(
+            f"{name}: the function checked is cnnlab's own {key.rsplit('.', 1)[1]} ({key}), "
+            "not yours; write your own implementation.",
+            check.allowed,
+        )
+
+    failures = []  # (case number, message lines)
+    for number, case in enumerate(check.cases, 1):
+        outcome = _call(fn, case, tripwire)
+        if tripwire is not None and tripwire.fired:
+            key = tripwire.fired[0]
+            _fail(
+                f"{name}: your function calls cnnlab's own {key.rsplit('.', 1)[1]} ({key}) "
+                f"on check {number}; write your own implementation.",
+                check.allowed,
+            )
+        lines = _judge(check, case, number, outcome, fn)
+        if lines:
+            failures.append((number, lines, outcome))
+
+    total, passed = len(check.cases), len(check.cases) - len(failures)
+    if not failures:
+        print(f"{name}: {total}/{total} checks passed" + (" (thorough)" if thorough else ""))
+        return
+    head = f"{name}: {passed}/{total} checks passed."
+    if all(isinstance(o.error, NotImplementedError) for _, _, o in failures) and passed == 0:
+        raise AssertionError(
+            f"{head} {name} raised NotImplementedError: replace the stub with your code."
+        ) from None
+    number, lines, _ = failures[0]
+    others = [str(n) for n, _, _ in failures[1:]]
+    also = f" (also failed: {', '.join(others)})" if others else ""
+    if not any(line.startswith("Likely mistake:") for line in lines):
+        # A crash or an unknown error first; a later case may still recognise the mistake.
+        for later, later_lines, _ in failures[1:]:
+            named = [line for line in later_lines if line.startswith("Likely mistake:")]
+            if named:
+                lines = [*lines, f"Check {later} points to a known mistake.", named[0]]
+                break
+    message = "\n".join([f"{head} Check {number} failed{also}.", *lines])
+    raise AssertionError(message) from None
+
+
+def _fail(sentence: str, allowed: str) -> None:
+    extra = f" {allowed}" if allowed else ""
+    raise AssertionError(f"{sentence}{extra}") from None
+
+
+def _judge(check: Check, case: Case, number: int, outcome: _Outcome, fn) -> list[str]:
+    """The message lines for one case, or [] if it passed."""
+    name = check.name
+    changed = outcome.changed
+    in_place = ""
+    if changed:
+        which = " and ".join(changed)
+        in_place = (
+            f"Likely mistake: input modified in place: {name} changed its argument {which}. "
+            "It must leave its inputs as they were.\n"
+            "Hint: write the result into a new array (or work on a copy), not into "
+            f"{which} itself."
+        )
+    if outcome.error is not None:
+        error = outcome.error
+        lines = [_error_text(name, error)]
+        where = _where(error, fn)
+        if where:
+            lines.append(where)
+        if isinstance(error, NotImplementedError):
+            lines.append("Replace the stub with your code.")
+        lines.extend(_case_lines(check, case, number))
+        hint = _signature_hint(check, error)
+        if hint:
+            lines.append(hint)
+        return lines
+
+    got = outcome.got
+    low = low_precision(case.expected, case.inputs(), got)
+    problem = compare(check, case.expected, got, low)
+    if problem is None and not changed:
+        problem = dtype_problem(check, case, got)
+        if problem is None:
+            return []
+    lines = _case_lines(check, case, number)
+    if problem is None:  # right answer, but an input was changed
+        return [*lines, in_place]
+    lines.append(problem.sentence)
+    lines.extend(problem.detail)
+    if problem.diagnose:
+        try:
+            explanation = diagnose(check, case, got, low)
+        except Exception:  # never let the diagnosis hide the plain message
+            explanation = ""
+        if explanation:
+            lines.append(explanation)
+    if in_place:
+        lines.append(in_place.replace("Likely mistake: ", "Also: ", 1))
+    return lines

@@ -1,0 +1,205 @@
+"""Check of conv2d_backward, the gradients of a convolution with respect to x, weight and bias.
+
+The mistakes named are those of the biggest backward pass of the course:
+dweight or dbias taken from one example, averaged, or not summed over the
+batch or the positions; the kernel flipped the wrong way for dx; dx that
+keeps the padding or forgets a filter; the upstream gradient ignored.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cnnlab.checks._core import (
+    REF,
+    SIGN,
+    Case,
+    Check,
+    Mistake,
+    normal,
+    pair,
+    random_pair,
+    run,
+    wrong_order,
+)
+
+__all__ = [
+    "check_conv2d_backward",
+]
+
+F32, F64 = np.float32, np.float64
+
+_CONV_PARTS = ("dx", "dweight", "dbias")
+
+
+def _conv_backward_case(title, rng, n, c, f, size, kernel, dtype=F64, **kwargs) -> Case:
+    x = normal(rng, (n, c, *size), dtype)
+    weight = normal(rng, (f, c, *kernel), dtype)
+    out = REF.conv2d(x, weight, **kwargs)
+    dout = normal(rng, out.shape, dtype)
+    return Case(title, {"dout": dout, "x": x, "weight": weight}, kwargs)
+
+
+def _conv2d_backward_cases(thorough: bool) -> list[Case]:
+    rng = np.random.default_rng(1717)
+    cases = [
+        Case(
+            "one 3 x 3 image, one 2 x 2 filter",
+            {
+                "dout": np.array([[[[1.0, 2.0], [-1.0, 3.0]]]]),
+                "x": np.arange(9.0).reshape(1, 1, 3, 3),
+                "weight": np.array([[[[1.0, -1.0], [2.0, 0.5]]]]),
+            },
+        ),
+        _conv_backward_case("two channels and two filters", rng, 1, 2, 2, (4, 4), (3, 3)),
+        _conv_backward_case("a batch of 3, overlapping windows", rng, 3, 2, 2, (5, 5), (2, 2)),
+        _conv_backward_case("stride 2", rng, 2, 2, 3, (7, 6), (3, 3), stride=2),
+        _conv_backward_case("padding 1, float32", rng, 2, 3, 2, (5, 4), (3, 3), F32, padding=1),
+        _conv_backward_case(
+            "different vertical and horizontal stride and padding",
+            rng,
+            2,
+            2,
+            3,
+            (8, 7),
+            (3, 2),
+            stride=(2, 1),
+            padding=(1, 2),
+        ),
+        _conv_backward_case(
+            "stride 3, padding 2", rng, 3, 1, 2, (9, 10), (4, 3), stride=3, padding=2
+        ),
+    ]
+    if thorough:
+        for _ in range(8):
+            n, c, f, kh, kw = (int(v) for v in rng.integers(1, [4, 4, 4, 4, 4]))
+            stride, padding = random_pair(rng, 1, 4), random_pair(rng, 0, 3)
+            ph, pw = pair(padding)
+            size = (
+                int(rng.integers(max(1, kh - 2 * ph), 10)),
+                int(rng.integers(max(1, kw - 2 * pw), 10)),
+            )
+            dtype = F32 if rng.random() < 0.5 else F64
+            title = f"random shapes, stride {stride}, padding {padding}, {np.dtype(dtype)}"
+            kwargs = {"stride": stride, "padding": padding}
+            cases.append(_conv_backward_case(title, rng, n, c, f, size, (kh, kw), dtype, **kwargs))
+    return cases
+
+
+def _conv2d_backward_mistakes(case: Case):
+    dout, x, weight = case.args["dout"], case.args["x"], case.args["weight"]
+    stride, padding = case.kwargs.get("stride", 1), case.kwargs.get("padding", 0)
+    (ph, pw) = pair(padding)
+    n, f = x.shape[0], weight.shape[0]
+    _, dweight, dbias = case.expected
+
+    def back(dout=dout, x=x, weight=weight, padding=padding):
+        return REF.conv2d_backward(dout, x, weight, stride, padding)
+
+    yield Mistake(
+        "upstream gradient ignored",
+        "every gradient is built from dout, the gradient coming from the layer above.",
+        lambda: back(dout=np.ones_like(dout)),
+    )
+    if n > 1:
+        for name, hint, make in [
+            (
+                "dweight from the first example only (not summed over the batch)",
+                "every example of the batch contributes to dweight: add them all up.",
+                lambda: (None, back(dout[:1], x[:1])[1], None),
+            ),
+            (
+                "dweight from the last example only (not summed over the batch)",
+                "every example of the batch contributes to dweight: add them all up.",
+                lambda: (None, back(dout[-1:], x[-1:])[1], None),
+            ),
+            (
+                "dweight averaged over the batch instead of summed",
+                "each example adds its own contribution to dweight: sum, do not average.",
+                lambda: (None, dweight / n, None),
+            ),
+            (
+                "dbias from the first example only (not summed over the batch)",
+                "the bias is added to every output value of every example: sum dout over the "
+                "batch and all positions.",
+                lambda: (None, None, dout[0].sum(axis=(1, 2))),
+            ),
+            (
+                "dbias averaged over the batch instead of summed",
+                "sum dout over the batch and all positions; do not average.",
+                lambda: (None, None, dbias / n),
+            ),
+            (
+                "dbias not summed over the batch: one row per example",
+                "dbias has shape (F,): sum dout over the batch and all positions.",
+                lambda: (None, None, dout.sum(axis=(2, 3))),
+            ),
+        ]:
+            yield Mistake(name, hint, make)
+    yield Mistake(
+        "dbias not summed over the positions",
+        "dbias has shape (F,): sum dout over the batch and over every output position.",
+        lambda: (None, None, dout.sum(axis=0)),
+    )
+    yield Mistake(
+        "dbias averaged over the positions instead of summed",
+        "the bias is added to every output value, so each one passes back its whole dout.",
+        lambda: (None, None, dout.mean(axis=(2, 3)).sum(axis=0)),
+    )
+    yield Mistake(
+        "dx computed with the kernel flipped",
+        "each output value passes dout * weight[f, c, i, j] back to the pixel that "
+        "weight[f, c, i, j] multiplied in the forward pass.",
+        lambda: (back(weight=weight[..., ::-1, ::-1])[0], None, None),
+    )
+    yield Mistake(
+        "dweight flipped",
+        "dweight[f, c, i, j] collects dout times the pixel that weight[f, c, i, j] "
+        "multiplied in the forward pass.",
+        lambda: (None, dweight[..., ::-1, ::-1], None),
+    )
+    if f > 1:
+        yield Mistake(
+            "dx from the first filter only (not summed over the filters)",
+            "every filter looked at x, so dx adds up what each filter sends back.",
+            lambda: (back(dout[:, :1], weight=weight[:1])[0], None, None),
+        )
+    if (ph, pw) != (0, 0):
+        padded = np.pad(x, [(0, 0), (0, 0), (ph, ph), (pw, pw)])
+        yield Mistake(
+            "padding not cut off dx",
+            "dx is the gradient with respect to x itself, so it has the shape of x: "
+            "drop the rows and columns that belong to the padding.",
+            lambda: (back(x=padded, padding=0)[0], None, None),
+        )
+    yield Mistake(*SIGN, lambda: tuple(-g for g in case.expected))
+    yield from wrong_order(case.expected, _CONV_PARTS)
+
+
+def check_conv2d_backward(fn, *, thorough=False) -> None:
+    """Check ``conv2d_backward(dout, x, weight, stride=1, padding=0) -> (dx, dweight, dbias)``.
+
+    Names: upstream gradient ignored; dweight or dbias from one example,
+    averaged, or not summed over the batch; dbias not summed or averaged over
+    the positions; dx with the kernel flipped; dweight flipped; dx from the
+    first filter only; padding not cut off dx; wrong sign; gradients in the
+    wrong order. Thorough mode forbids cnnlab's ``conv2d_backward``;
+    ``conv2d``, ``correlate2d`` and ``output_size`` may be used (a full
+    convolution of dout with the flipped kernel is one way to get dx).
+    """
+    run(
+        Check(
+            "conv2d_backward",
+            REF.conv2d_backward,
+            _conv2d_backward_cases(thorough),
+            _conv2d_backward_mistakes,
+            returns="tuple",
+            parts=_CONV_PARTS,
+            layout=("(N, C, H, W)", "(F, C, KH, KW)", "(F,)"),
+            forbidden=(REF.conv2d_backward,),
+            allowed="You may use numpy, and cnnlab.conv2d, cnnlab.correlate2d or "
+            "cnnlab.output_size.",
+        ),
+        fn,
+        thorough,
+    )
