@@ -446,7 +446,7 @@ def test_a_later_case_can_name_the_mistake_behind_a_crash():
 
     message = message_of(checks.check_conv2d, filters_and_channels_swapped)
     assert "conv2d raised ValueError" in message.splitlines()[1]
-    assert "points to a known mistake." in message
+    assert "which failed too, shows what is wrong:" in message
     assert "Likely mistake: filter and channel axes of weight swapped." in message
 
 

@@ -287,7 +287,7 @@ def run(check: Check, fn, thorough: bool = False) -> None:
         for later, later_lines, _ in failures[1:]:
             named = [line for line in later_lines if line.startswith("Likely mistake:")]
             if named:
-                lines = [*lines, f"Check {later} points to a known mistake.", named[0]]
+                lines = [*lines, f"Check {later}, which failed too, shows what is wrong:", named[0]]
                 break
     message = "\n".join([f"{head} Check {number} failed{also}.", *lines])
     raise AssertionError(message) from None

@@ -212,7 +212,8 @@ def _gradient_cases(thorough: bool) -> list[Case]:
     rng = np.random.default_rng(2222)
 
     def case(title, template, images, labels, **kwargs):
-        labels = np.asarray(labels, dtype=F64)
+        # Labels come in the images' dtype, so that a natural float32 answer stays float32.
+        labels = np.asarray(labels, dtype=np.asarray(images).dtype)
         return Case(title, {"template": template, "images": images, "labels": labels}, kwargs)
 
     four = np.stack([_LINE, _LINE.T, np.eye(3), np.ones((3, 3))])
@@ -228,10 +229,10 @@ def _gradient_cases(thorough: bool) -> list[Case]:
         case("20 random binary images", normal(rng, (3, 3)), binary, rng.integers(0, 2, 20)),
         case("scale 1", normal(rng, (3, 3)), binary[:6], rng.integers(0, 2, 6), scale=1.0),
         case(
-            "float32 images and template",
+            "float32 images, template and labels",
             normal(rng, (3, 3), F32),
             binary[:8].astype(F32),
-            rng.integers(0, 2, 8),
+            rng.integers(0, 2, 8).astype(F32),
         ),
         case(
             "grey (non-binary) images, scale 2.5",
