@@ -21,7 +21,7 @@ from cnnlab._validation import (
     describe,
     result_dtype,
 )
-from cnnlab.ops import _conv_args, _pool_args, _windows, im2col, softmax
+from cnnlab.ops import _conv_args, _offsets, _pool_args, im2col, max_pool2d, softmax
 
 __all__ = [
     "avg_pool2d_backward",
@@ -64,9 +64,10 @@ def relu_backward(dout, x) -> np.ndarray:
 
 def _pool_dout(func: str, dout, x, kernel_size, stride, forward: str):
     x, kernel, stride = _pool_args(func, x, kernel_size, stride)
-    windows = _windows(func, x, kernel, stride)  # (N, C, Ho, Wo, KH, KW)
-    dout = _dout(func, dout, windows.shape[:4], forward)
-    return x, kernel, stride, windows, dout
+    offsets = _offsets(func, x, kernel, stride)
+    rows, cols = offsets[0]
+    dout = _dout(func, dout, x[..., rows, cols].shape, forward)
+    return x, kernel, stride, offsets, dout
 
 
 def max_pool2d_backward(dout, x, kernel_size=2, stride=None) -> np.ndarray:
@@ -91,35 +92,18 @@ def max_pool2d_backward(dout, x, kernel_size=2, stride=None) -> np.ndarray:
     -------
     dx : ndarray of shape (N, C, H, W)
     """
-    x, _kernel, stride, windows, dout = _pool_dout(
-        "max_pool2d_backward", dout, x, kernel_size, stride, "max_pool2d(x)"
+    func = "max_pool2d_backward"
+    x, kernel, stride, offsets, dout = _pool_dout(
+        func, dout, x, kernel_size, stride, "max_pool2d(x)"
     )
-    n, c, ho, wo, kh, kw = windows.shape
-    h, w = x.shape[2:]
-    winner = windows.reshape(n, c, ho, wo, kh * kw).argmax(axis=-1)
-    rows = np.arange(ho)[:, None] * stride[0] + winner // kw  # (N, C, Ho, Wo)
-    cols = np.arange(wo)[None, :] * stride[1] + winner % kw
-    plane = (np.arange(n * c) * (h * w)).reshape(n, c, 1, 1)
-    flat = (plane + rows * w + cols).ravel()
-    # bincount adds up the gradients of every window an input wins, in one pass.
-    dx = np.bincount(flat, weights=dout.ravel(), minlength=x.size)
-    return dx.reshape(x.shape).astype(result_dtype(dout, x), copy=False)
-
-
-def _scatter_windows(dwindows: np.ndarray, shape: tuple, stride: tuple) -> np.ndarray:
-    """Add window gradients ``(..., Ho, Wo, KH, KW)`` back onto an input of ``shape``.
-
-    The inverse of taking windows (``shape`` is the input's, ``(..., H, W)``):
-    one strided add per kernel offset, ``KH * KW`` of them, so the cost does not
-    grow with a Python loop over pixels.
-    """
-    ho, wo, kh, kw = dwindows.shape[-4:]
-    dx = np.zeros(shape, dtype=dwindows.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            rows = slice(i, i + stride[0] * ho, stride[0])
-            cols = slice(j, j + stride[1] * wo, stride[1])
-            dx[..., rows, cols] += dwindows[..., i, j]
+    pooled = max_pool2d(x, kernel, stride)
+    dx = np.zeros(x.shape, dtype=result_dtype(dout, x))
+    # Visit the offsets in row-major order; a window is taken by its first maximum.
+    taken = np.zeros(pooled.shape, dtype=bool)
+    for rows, cols in offsets:
+        wins = (x[..., rows, cols] == pooled) & ~taken
+        taken |= wins
+        dx[..., rows, cols] += np.where(wins, dout, 0)
     return dx
 
 
@@ -127,7 +111,8 @@ def avg_pool2d_backward(dout, x, kernel_size=2, stride=None) -> np.ndarray:
     """Gradient of :func:`~cnnlab.ops.avg_pool2d`: each window shares its gradient equally.
 
     Every input of a ``KH x KW`` window contributed ``1 / (KH * KW)`` of the
-    window's mean, so it receives ``dout / (KH * KW)``.
+    window's mean, so it receives ``dout / (KH * KW)``; where windows overlap,
+    the shares add up.
 
     Parameters
     ----------
@@ -140,13 +125,14 @@ def avg_pool2d_backward(dout, x, kernel_size=2, stride=None) -> np.ndarray:
     -------
     dx : ndarray of shape (N, C, H, W)
     """
-    x, kernel, stride, windows, dout = _pool_dout(
-        "avg_pool2d_backward", dout, x, kernel_size, stride, "avg_pool2d(x)"
-    )
+    func = "avg_pool2d_backward"
+    x, kernel, _, offsets, dout = _pool_dout(func, dout, x, kernel_size, stride, "avg_pool2d(x)")
     dtype = result_dtype(dout, x)
     share = (dout / (kernel[0] * kernel[1])).astype(dtype, copy=False)
-    dwindows = np.broadcast_to(share[..., None, None], windows.shape)
-    return _scatter_windows(dwindows, x.shape, stride)
+    dx = np.zeros(x.shape, dtype=dtype)
+    for rows, cols in offsets:
+        dx[..., rows, cols] += share
+    return dx
 
 
 def conv2d_backward(dout, x, weight, stride=1, padding=0):

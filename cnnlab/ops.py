@@ -263,6 +263,26 @@ def _pool_args(func: str, x, kernel_size, stride):
     return x, kernel, stride
 
 
+def _offsets(func: str, x: np.ndarray, kernel: tuple, stride: tuple) -> list[tuple]:
+    """One ``(rows, cols)`` pair of strided slices per kernel offset ``(i, j)``.
+
+    ``x[..., rows, cols]`` has shape ``(N, C, Ho, Wo)`` and holds, for every
+    window at once, the element at row ``i`` and column ``j`` of that window.
+    Reducing over the ``KH * KW`` slices reduces over every window, with long
+    contiguous loops instead of many tiny ones. Offsets come in row-major order.
+    """
+    ho = _axis_out(func, "input height", x.shape[-2], kernel[0], stride[0], 0)
+    wo = _axis_out(func, "input width", x.shape[-1], kernel[1], stride[1], 0)
+    return [
+        (
+            slice(i, i + stride[0] * (ho - 1) + 1, stride[0]),
+            slice(j, j + stride[1] * (wo - 1) + 1, stride[1]),
+        )
+        for i in range(kernel[0])
+        for j in range(kernel[1])
+    ]
+
+
 def max_pool2d(x, kernel_size=2, stride=None) -> np.ndarray:
     """Max pooling: the largest value of each ``KH x KW`` window, channel by channel.
 
@@ -281,7 +301,11 @@ def max_pool2d(x, kernel_size=2, stride=None) -> np.ndarray:
         columns that do not fill a whole window are dropped, as in PyTorch.
     """
     x, kernel, stride = _pool_args("max_pool2d", x, kernel_size, stride)
-    return _windows("max_pool2d", x, kernel, stride).max(axis=(-2, -1))
+    (rows, cols), *rest = _offsets("max_pool2d", x, kernel, stride)
+    out = x[..., rows, cols].copy()
+    for rows, cols in rest:
+        np.maximum(out, x[..., rows, cols], out=out)
+    return out
 
 
 def avg_pool2d(x, kernel_size=2, stride=None) -> np.ndarray:
@@ -301,7 +325,12 @@ def avg_pool2d(x, kernel_size=2, stride=None) -> np.ndarray:
         ``Ho = (H - KH) // sh + 1`` and ``Wo = (W - KW) // sw + 1``.
     """
     x, kernel, stride = _pool_args("avg_pool2d", x, kernel_size, stride)
-    return _windows("avg_pool2d", x, kernel, stride).mean(axis=(-2, -1), dtype=x.dtype)
+    (rows, cols), *rest = _offsets("avg_pool2d", x, kernel, stride)
+    out = x[..., rows, cols].copy()
+    for rows, cols in rest:
+        out += x[..., rows, cols]
+    out /= kernel[0] * kernel[1]
+    return out
 
 
 # ------------------------------------------------------------------- dense layers

@@ -250,7 +250,10 @@ def test_max_pool_backward_ties_match_oracle():
     for kernel_size, stride in POOL_CASES:
         dout = random(rng, ops.max_pool2d(x, kernel_size, stride).shape)
         expected = oracle.max_pool2d_backward(dout, x, kernel_size, stride)
-        assert_array_equal(grads.max_pool2d_backward(dout, x, kernel_size, stride), expected)
+        # Overlapping windows add gradients in another order than the loops: allow
+        # rounding, which is far below any misrouted gradient (values are of order 1).
+        actual = grads.max_pool2d_backward(dout, x, kernel_size, stride)
+        assert_allclose(actual, expected, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
