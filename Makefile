@@ -33,6 +33,11 @@ lint: $(STAMP)
 # Package tests and every lesson executed by nbval, in one run over both cores
 # (--dist loadfile keeps the cells of a notebook together in one kernel).
 unit: export MPLBACKEND = Agg
+# One BLAS thread per test worker: two workers that each spin two OpenBLAS
+# threads on two cores slow each other down several times over.
+unit: export OPENBLAS_NUM_THREADS = 1
+unit: export OMP_NUM_THREADS = 1
+unit: export MKL_NUM_THREADS = 1
 unit: $(STAMP)
 	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile $(NBVAL) tests notebooks
 
@@ -40,6 +45,7 @@ test: lint unit
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_conv.py
+	$(BIN)/python benchmarks/bench_train.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info
