@@ -134,7 +134,9 @@ def loop_conv2d_backward(dout, x, weight, stride=1, padding=0, bug=None):
         g = 1.0 if bug == "upstream" else dout[n, f, i, j]
         rows, cols = slice(i * sh, i * sh + kh), slice(j * sw, j * sw + kw)
         kernel = weight[f, :, ::-1, ::-1] if bug == "flip dx" else weight[f]
-        if bug != "dx first filter" or f == 0:
+        if bug == "overwrite dx":
+            dx_padded[n, :, rows, cols] = g * kernel
+        elif bug != "dx first filter" or f == 0:
             dx_padded[n, :, rows, cols] += g * kernel
         if bug != "dweight first example" or n == 0:
             dweight[f] += g * x_padded[n, :, rows, cols]
@@ -389,6 +391,7 @@ MISTAKES = [
     (checks.check_conv2d_backward, conv_bug("flip dweight"), "dweight flipped"),
     (checks.check_conv2d_backward, conv_bug("dx first filter"), "dx from the first filter only"),
     (checks.check_conv2d_backward, conv_bug("keep padding"), "padding not cut off dx"),
+    (checks.check_conv2d_backward, conv_bug("overwrite dx"), "overlapping windows overwrite"),
     (checks.check_conv2d_backward, conv_bug("order"), "gradients returned in the wrong order"),
     (
         checks.check_conv2d_backward,

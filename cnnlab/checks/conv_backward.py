@@ -172,8 +172,38 @@ def _conv2d_backward_mistakes(case: Case):
             "drop the rows and columns that belong to the padding.",
             lambda: (back(x=padded, padding=0)[0], None, None),
         )
+    kh, kw = weight.shape[2:]
+    (sh, sw) = pair(stride)
+    if sh < kh or sw < kw:  # windows overlap
+        for order in ("nfij", "nijf"):
+            yield Mistake(
+                "overlapping windows overwrite each other in dx (= instead of +=)",
+                "where windows overlap, a pixel receives a gradient from each of them: "
+                "add it to dx with +=, do not assign it.",
+                lambda order=order: (
+                    _overwritten_dx(dout, x, weight, stride, padding, order),
+                    None,
+                    None,
+                ),
+            )
     yield Mistake(*SIGN, lambda: tuple(-g for g in case.expected))
     yield from wrong_order(case.expected, _CONV_PARTS)
+
+
+def _overwritten_dx(dout, x, weight, stride, padding, order):
+    """dx of a learner's loop that assigns each window's gradient instead of adding it."""
+    (sh, sw), (ph, pw) = pair(stride), pair(padding)
+    n, _, h, w = x.shape
+    kh, kw = weight.shape[2:]
+    dx = np.zeros((n, x.shape[1], h + 2 * ph, w + 2 * pw), dtype=np.result_type(dout, weight))
+    positions = (
+        np.ndindex(dout.shape)
+        if order == "nfij"
+        else ((b, f, i, j) for b, i, j, f in np.ndindex(n, *dout.shape[2:], dout.shape[1]))
+    )
+    for b, f, i, j in positions:
+        dx[b, :, i * sh : i * sh + kh, j * sw : j * sw + kw] = dout[b, f, i, j] * weight[f]
+    return dx[:, :, ph : ph + h, pw : pw + w]
 
 
 def check_conv2d_backward(fn, *, thorough=False) -> None:
@@ -182,10 +212,11 @@ def check_conv2d_backward(fn, *, thorough=False) -> None:
     Names: upstream gradient ignored; dweight or dbias from one example,
     averaged, or not summed over the batch; dbias not summed or averaged over
     the positions; dx with the kernel flipped; dweight flipped; dx from the
-    first filter only; padding not cut off dx; wrong sign; gradients in the
-    wrong order. Thorough mode forbids cnnlab's ``conv2d_backward``;
-    ``conv2d``, ``correlate2d`` and ``output_size`` may be used (a full
-    convolution of dout with the flipped kernel is one way to get dx).
+    first filter only; padding not cut off dx; overlapping windows overwrite
+    each other in dx; wrong sign; gradients in the wrong order. Thorough
+    mode forbids cnnlab's ``conv2d_backward``; ``conv2d``, ``correlate2d``
+    and ``output_size`` may be used (a full convolution of dout with the
+    flipped kernel is one way to get dx).
     """
     run(
         Check(
