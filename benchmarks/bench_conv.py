@@ -2,8 +2,10 @@
 
 Run with ``make bench`` or ``.venv/bin/python benchmarks/bench_conv.py``.
 PyTorch is optional (``pip install -e '.[bench]'``); without it that column
-says so. Everything is timed in this one run, on the same arrays, and the
-median of several repeats is reported.
+says so. Everything is timed in this one run, on the same arrays. Each time
+is the best of several repeats, as ``timeit`` recommends: on a shared
+machine the other processes only ever add time, so the minimum is the
+figure that repeats from run to run.
 
 The loop oracle (``tests/oracle.py``) is far too slow for whole batches, so it
 is timed on the first image of each batch only; its column says how many
@@ -44,14 +46,14 @@ SHAPES = [
 ]
 
 
-def median_time(fn, repeats: int) -> float:
+def best_time(fn, repeats: int) -> float:
     fn()  # warm-up: caches, thread pools, lazy imports
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return min(times)
 
 
 def cnnlab_step(x, w, b, dout, stride, padding):
@@ -112,18 +114,18 @@ def main() -> None:
     # Each library is timed over all shapes before the next one starts: OpenBLAS
     # and PyTorch both keep worker threads spinning after a call, and
     # interleaving them would make each slow the other down.
-    ours = [median_time(cnnlab_step(*case[1:]), args.repeats) for case in cases]
+    ours = [best_time(cnnlab_step(*case[1:]), args.repeats) for case in cases]
     loops = [
-        median_time(oracle_step(x[:1], w, b, dout[:1], s, p), repeats=1) if oracle else None
+        best_time(oracle_step(x[:1], w, b, dout[:1], s, p), repeats=1) if oracle else None
         for _, x, w, b, dout, s, p in cases
     ]
     theirs = (
-        [median_time(torch_step(torch, *case[1:]), args.repeats) for case in cases]
+        [best_time(torch_step(torch, *case[1:]), args.repeats) for case in cases]
         if torch
         else [None] * len(cases)
     )
 
-    print(f"numpy {np.__version__}, {THREADS} threads, float32, median of {args.repeats} runs")
+    print(f"numpy {np.__version__}, {THREADS} threads, float32, best of {args.repeats} runs")
     print(f"PyTorch: {torch.__version__ if torch else 'not installed (pip install -e .[bench])'}")
     print("oracle: the nested loops of tests/oracle.py, timed on the first image of each batch")
     header = (
