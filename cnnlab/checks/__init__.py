@@ -25,8 +25,9 @@ The checks are grouped as the lessons are: :mod:`~cnnlab.checks.images`
 :mod:`~cnnlab.checks.convolution` (lesson 2), :mod:`~cnnlab.checks.layers`
 (lessons 3 to 5), :mod:`~cnnlab.checks.probabilities` (lesson 6),
 :mod:`~cnnlab.checks.backward` and :mod:`~cnnlab.checks.conv_backward`
-(lesson 8). They share the runner in :mod:`~cnnlab.checks._core`, the
-messages of :mod:`~cnnlab.checks._compare` and the references and tripwire of
+(lesson 8), :mod:`~cnnlab.checks.training` (lessons 9 and 10). They share
+the runner in :mod:`~cnnlab.checks._core`, the messages of
+:mod:`~cnnlab.checks._compare` and the references and tripwire of
 :mod:`~cnnlab.checks._reference`.
 """
 
@@ -54,10 +55,16 @@ from cnnlab.checks.templates import (
     check_sgd_step,
     check_template_loss_gradient,
 )
+from cnnlab.checks.training import (
+    check_confident_mistakes,
+    check_digits_model,
+    check_shift,
+)
 
 __all__ = [
     "check_avg_pool2d",
     "check_avg_pool2d_backward",
+    "check_confident_mistakes",
     "check_conv2d",
     "check_conv2d_backward",
     "check_correlate2d",
@@ -66,6 +73,7 @@ __all__ = [
     "check_cross_entropy_backward",
     "check_dense",
     "check_dense_backward",
+    "check_digits_model",
     "check_flatten",
     "check_log_softmax",
     "check_match_score",
@@ -76,6 +84,7 @@ __all__ = [
     "check_relu",
     "check_relu_backward",
     "check_sgd_step",
+    "check_shift",
     "check_softmax",
     "check_template_loss_gradient",
     "check_to_grayscale",

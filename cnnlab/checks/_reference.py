@@ -16,7 +16,7 @@ import functools
 import types
 from collections.abc import Iterable
 
-from cnnlab import grads, images, ops, templates
+from cnnlab import grads, images, ops, perturb, templates
 
 __all__ = ["REF", "Tripwire", "armed", "restore_references"]
 
@@ -31,6 +31,7 @@ _REFERENCE_MODULES = {
     ),
     images: "to_grayscale normalize",
     templates: "match_score count_placements template_loss_gradient sgd_step",
+    perturb: "shift confident_mistakes",
 }
 
 #: The reference functions, captured when cnnlab.checks is imported, so that a
