@@ -84,7 +84,13 @@ def show(value) -> list[str]:
 
 
 def labelled(label: str, value, width: int = 10) -> list[str]:
+    """``  label:   <value>``, continuation lines aligned under the value.
+
+    A label as long as the column or longer (``probabilities``) still gets a
+    space before its value.
+    """
     lines = show(value)
+    width = max(width, len(label) + 2)
     pad = " " * (width + 2)
     return [f"  {label + ':':<{width}}{lines[0]}"] + [pad + line for line in lines[1:]]
 
