@@ -27,6 +27,24 @@ LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*/[0-9][0-9]-*.ipynb"))
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
 lesson_params = pytest.mark.parametrize("lesson", LESSONS, ids=[p.stem for p in LESSONS])
+COURSE = [
+    "00-images",
+    "01-template-matching",
+    "02-convolution",
+    "03-activation",
+    "04-pooling",
+    "05-dense",
+    "06-softmax",
+    "07-gradient-descent",
+    "08-backpropagation",
+    "09-training",
+    "10-generalisation",
+]
+
+
+def test_all_eleven_lessons_are_present():
+    """A lesson that goes missing must fail CI, not silently drop out of the parametrised tests."""
+    assert [p.stem for p in LESSONS] == COURSE
 
 
 def nbgrader_meta(cell) -> dict:
