@@ -6,9 +6,12 @@ are importable from here directly::
     import cnnlab
     maps = cnnlab.conv2d(images, filters, stride=1, padding=1)
 
-The other modules are imported on demand: :mod:`cnnlab.images`,
-:mod:`cnnlab.data`, :mod:`cnnlab.nn`, :mod:`cnnlab.viz`, :mod:`cnnlab.widgets`
-and :mod:`cnnlab.checks`.
+The other modules are imported on demand: :mod:`cnnlab.images` (the photos),
+:mod:`cnnlab.data` (line images, digits, MNIST files), :mod:`cnnlab.templates`
+(template matching and learning), :mod:`cnnlab.nn` (layers and training),
+:mod:`cnnlab.perturb` (shifted, inverted, noisy inputs), :mod:`cnnlab.viz`
+(pictures), :mod:`cnnlab.widgets` (explorers) and :mod:`cnnlab.checks`
+(feedback on the exercises).
 """
 
 from cnnlab.grads import (
