@@ -1,6 +1,11 @@
 # cnnlab: two commands do everything on a fresh machine with Python 3.11+ and make.
-#   make lab    set up .venv, then open JupyterLab on the lessons
+#   make lab    set up .venv, then open JupyterLab on your working copy of the lessons
 #   make test   set up .venv, then run everything CI checks
+# Grading (see the README):
+#   make release                     student versions of every lesson into release/
+#   make grade [LESSON=02]           autograde submitted/<student>/<lesson>/ in parallel,
+#                                    feedback/, a score table and grades.csv
+#   make selfgrade LESSON=02         grade your own work/02-.../ and say where to look
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -14,7 +19,13 @@ export PATH := $(abspath $(BIN)):$(PATH)
 # nbval: pin the outputs tagged nbval-check-output, stop any cell after 120 s.
 NBVAL := --nbval-lax --nbval-cell-timeout=120 --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: install lab test lint unit bench clean
+# make grade: worker processes (0: one per core), seconds per submission, and
+# LESSON to grade (or self-grade) one lesson only.
+JOBS ?= 0
+TIME_LIMIT ?= 600
+LESSON ?=
+
+.PHONY: install lab test lint unit bench bench-grading clean release grade selfgrade
 
 install: $(STAMP)
 
@@ -23,8 +34,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
-lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG)
+# The student versions, checked to give nothing away (regenerated only when a lesson changed).
+release: $(STAMP)
+	$(BIN)/python -m cnnlab.grading release
+
+# A learner's working copy: work/ gets each released lesson it lacks, once; a later
+# release never overwrites what is there.
+lab: release
+	$(BIN)/python -m cnnlab.grading workcopy
+	$(BIN)/jupyter lab --notebook-dir=work $(ROOT_FLAG)
+
+grade: release
+	$(BIN)/python -m cnnlab.grading grade --workers $(JOBS) --time-limit $(TIME_LIMIT) $(LESSON)
+
+selfgrade: release
+	@test -n "$(LESSON)" || { echo "usage: make selfgrade LESSON=02 (or LESSON=02-convolution)"; exit 2; }
+	$(BIN)/python -m cnnlab.grading selfgrade $(LESSON) --time-limit $(TIME_LIMIT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -46,6 +71,9 @@ test: lint unit
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_conv.py
 	$(BIN)/python benchmarks/bench_train.py
+
+bench-grading: $(STAMP)
+	$(BIN)/python benchmarks/bench_grading.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info

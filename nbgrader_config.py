@@ -23,15 +23,58 @@ c.CourseDirectory.db_url = f"sqlite:///{HERE / 'gradebook.db'}"
 c.CourseDirectory.notebook_id = "*"
 
 # The exchange (for JupyterHub deployments) lives in the course folder, never in
-# the system-wide /srv/nbgrader/exchange.
+# the system-wide /srv/nbgrader/exchange; so does the gradebook (db_url above).
 c.Exchange.root = str(HERE / "exchange")
 
-# A cell that runs longer than this is stopped and its test counts as failed.
+# Limits. A cell that runs longer than this is interrupted and its test counts as
+# failed; `make grade` also stops a whole submission after --time-limit seconds
+# (600 by default). A kernel is killed, not asked, once a notebook is done.
 c.Execute.timeout = 120
+c.Execute.shutdown_kernel = "immediate"
+# At most this much output per cell is kept in the graded notebook and feedback.
+c.LimitOutput.max_lines = 500
+c.LimitOutput.max_traceback = 100
 
-# Feedback shows the learner's work and the visible tests, never the hidden ones.
+# Release: nbgrader's student version, minus saved widget state.
+c.GenerateAssignment.preprocessors = [
+    "nbgrader.preprocessors.IncludeHeaderFooter",
+    "nbgrader.preprocessors.InstantiateTests",
+    "nbgrader.preprocessors.LockCells",
+    "nbgrader.preprocessors.ClearSolutions",
+    "nbgrader.preprocessors.ClearOutput",
+    "cnnlab.grading.preprocessors.ClearWidgetState",
+    "nbgrader.preprocessors.CheckCellMetadata",
+    "nbgrader.preprocessors.ComputeChecksums",
+    "nbgrader.preprocessors.SaveCells",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbgrader.preprocessors.ClearMarkScheme",
+    "nbgrader.preprocessors.ComputeChecksums",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
+# Autograde: nbgrader's steps, with GuardedExecute for Execute. A kernel that dies
+# (os._exit, a crash) or ignores the interrupt fails the cell it was in and every
+# later one; plain nbgrader would drop the whole notebook's grades instead.
+c.Autograde.autograde_preprocessors = [
+    "cnnlab.grading.preprocessors.GuardedExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+# A test cell the learner deleted is put back (and run), not silently skipped.
+c.OverwriteCells.add_missing_cells = True
+
+# Feedback shows the learner's work and the visible tests, never the hidden ones:
+# ClearHiddenTests alone leaves them in the tracebacks of failing test cells, so
+# HideHiddenTests also removes every hidden line and test-cell frame from the outputs.
+# (FeedbackHTMLExporter: the HTML exporter, compiling its templates once per grader process.)
+c.GenerateFeedback.exporter_class = "cnnlab.grading.preprocessors.FeedbackHTMLExporter"
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
+    "cnnlab.grading.preprocessors.HideHiddenTests",
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

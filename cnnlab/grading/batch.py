@@ -1,0 +1,413 @@
+"""Grade a class in parallel, record the grades, and report them; or grade yourself.
+
+:func:`grade` finds every ``submitted/<student>/<lesson>/``, grades them on a
+pool of worker processes (:mod:`~cnnlab.grading.pool`, one
+:class:`~cnnlab.grading.worker.Grader` each), records each result in the
+course's gradebook as it arrives (only this process writes to it), and
+returns the results; :func:`score_table` and :func:`write_csv` report them.
+On several machines, each grades a share of the students (``shard``) and
+saves its results (:func:`save_results`); :func:`record_all` records them all
+in one gradebook.
+:func:`selfgrade` grades a learner's working copy of one lesson the same way,
+without touching the gradebook, and :func:`self_report` says how it went.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook
+
+from cnnlab.grading import pool
+from cnnlab.grading.course import Course, GradingError, release, template_gradebook
+from cnnlab.grading.worker import (
+    Grader,
+    Task,
+    cell_labels,
+    expected_cells,
+    failed_result,
+    write_failure_feedback,
+)
+
+__all__ = [
+    "DEFAULT_TIME_LIMIT",
+    "find_submissions",
+    "grade",
+    "in_shard",
+    "load_results",
+    "record",
+    "record_all",
+    "save_results",
+    "score_table",
+    "self_report",
+    "selfgrade",
+    "stopped_result",
+    "write_csv",
+]
+
+#: Seconds one submission may take, all cells together, before its grader is stopped.
+DEFAULT_TIME_LIMIT = 600.0
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS
+        return os.cpu_count() or 1
+
+
+def in_shard(student: str, shard: tuple[int, int] | None) -> bool:
+    """Whether a student belongs to share ``k`` of ``n`` (``shard=(k, n)``, k from 1)."""
+    if shard is None:
+        return True
+    k, n = shard
+    return int(hashlib.sha256(student.encode()).hexdigest(), 16) % n == k - 1
+
+
+def find_submissions(course: Course, lessons=None, students=None, shard=None) -> list[Task]:
+    """A task for every ``submitted/<student>/<lesson>/`` of a lesson of the course.
+
+    ``students`` keeps only those students; ``shard=(k, n)`` only the k-th of
+    n shares of the students (the same share on every machine).
+    """
+    known = set(course.lessons())
+    wanted = known if lessons is None else {course.lesson(n) for n in lessons}
+    tasks = []
+    if not course.submitted.is_dir():
+        return tasks
+    for student_dir in sorted(course.submitted.iterdir()):
+        if not student_dir.is_dir() or student_dir.name.startswith("."):
+            continue
+        if students is not None and student_dir.name not in students:
+            continue
+        if not in_shard(student_dir.name, shard):
+            continue
+        for lesson_dir in sorted(student_dir.iterdir()):
+            if lesson_dir.is_dir() and lesson_dir.name in wanted:
+                student, lesson = student_dir.name, lesson_dir.name
+                tasks.append(
+                    Task(
+                        student,
+                        lesson,
+                        str(lesson_dir),
+                        str(course.autograded / student / lesson),
+                        str(course.feedback / student / lesson),
+                    )
+                )
+    return tasks
+
+
+def stopped_result(course: Course, gb: Gradebook, done: pool.Done) -> dict:
+    """The result of a task the pool had to stop, or whose worker died: every cell 0."""
+    task = done.task
+    labels = {}
+    for notebook in gb.find_assignment(task.lesson).notebooks:
+        path = course.release_dir / task.lesson / f"{notebook.name}.ipynb"
+        if path.exists():
+            labels |= cell_labels(nbformat.read(path, as_version=4))
+    cells = expected_cells(gb, task.lesson, labels)
+    status = "time limit" if "limit" in done.problem else "crashed"
+    notebooks = sorted({cell["notebook"] for cell in cells})
+    write_failure_feedback(task.feedback, notebooks, f"{task.lesson}: {done.problem}")
+    if task.autograded is not None:
+        shutil.rmtree(task.autograded, ignore_errors=True)
+    return failed_result(task, status, done.problem, cells)
+
+
+def _run(course: Course, gb: Gradebook, tasks: list[Task], *, workers: int, time_limit: float):
+    """Grade the tasks on the pool; yield each result (a dict) as it comes.
+
+    ``gb`` is the course's gradebook, open in this process: the workers never
+    touch it (each has a copy), and only this process reads or writes it.
+    """
+    with tempfile.TemporaryDirectory(prefix="cnnlab-grade-") as tmp:
+        template = template_gradebook(course, Path(tmp) / "template.db")
+        args = (str(course.root), str(template))
+        try:
+            for done in pool.run(
+                tasks, Grader, args, workers=workers, time_limit=time_limit, log_dir=Path(tmp)
+            ):
+                result = done.result if done.problem is None else stopped_result(course, gb, done)
+                result["seconds"] = done.seconds
+                yield result
+        except RuntimeError as error:  # the graders themselves cannot run: nothing is graded
+            raise GradingError(str(error)) from error
+
+
+def record(gb: Gradebook, result: dict) -> None:
+    """Write one result into the gradebook, as nbgrader's autograde would.
+
+    A manual score given earlier is kept (and the cell flagged for review, as
+    nbgrader does); a cell with no automatic score needs grading by hand.
+    """
+    student, lesson = result["student"], result["lesson"]
+    gb.update_or_create_student(student)
+    with warnings.catch_warnings():
+        # nbgrader builds a new submission's rows in a way SQLAlchemy 2 warns about (harmless).
+        warnings.simplefilter("ignore", category=Warning)
+        if result.get("timestamp") is not None:
+            submission = gb.update_or_create_submission(
+                lesson, student, timestamp=result["timestamp"]
+            )
+        else:
+            submission = gb.update_or_create_submission(lesson, student)
+    scores = {(c["notebook"], c["grade_id"]): c["score"] for c in result["cells"]}
+    graded = result["status"] == "graded"
+    for notebook in submission.notebooks:
+        for grade in notebook.grades:
+            score = scores.get((notebook.name, grade.name), 0.0)
+            grade.auto_score = score if graded else 0.0
+            grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
+        for comment in notebook.comments:
+            comment.auto_comment = result["comments"].get(f"{notebook.name}/{comment.name}")
+        notebook.late_submission_penalty = result.get("late_penalty", {}).get(notebook.name)
+    gb.db.commit()
+
+
+def grade(
+    course: Course,
+    lessons=None,
+    students=None,
+    *,
+    shard: tuple[int, int] | None = None,
+    workers: int | None = None,
+    time_limit: float = DEFAULT_TIME_LIMIT,
+    progress: Callable[[dict], None] | None = None,
+    log=print,
+) -> list[dict]:
+    """Autograde every submission (or those of some lessons or students), in parallel.
+
+    Each submission is graded by a worker process in a scratch course of its
+    own, within ``time_limit`` seconds; its graded notebook goes to
+    ``autograded/<student>/<lesson>/``, its HTML feedback to
+    ``feedback/<student>/<lesson>/``, its grades into the gradebook. A
+    submission that cannot be graded (missing, not a notebook, over the time
+    limit, ...) scores 0 and says why in its ``notes``; the batch goes on.
+    Returns one result per submission (see :mod:`~cnnlab.grading.worker`).
+    """
+    tasks = find_submissions(course, lessons, students, shard)
+    if not tasks:
+        raise GradingError(f"no submission to grade in {course.submitted}/<student>/<lesson>/")
+    release(course, sorted({t.lesson for t in tasks}), log=log)
+    workers = min(workers or cores(), len(tasks))
+    n_students = len({t.student for t in tasks})
+    log(
+        f"grading {_count(len(tasks), 'submission')} of {_count(n_students, 'student')} "
+        f"on {_count(workers, 'worker')} (at most {time_limit:g} s each)"
+    )
+    results = []
+    with Gradebook(course.db_url, course.course_id) as gb:
+        for result in _run(course, gb, tasks, workers=workers, time_limit=time_limit):
+            try:
+                record(gb, result)
+            except Exception as error:  # one bad record must not stop the batch
+                gb.db.rollback()
+                result["notes"].append(f"not recorded in the gradebook: {error}")
+            results.append(result)
+            if progress is not None:
+                progress(result)
+    return sorted(results, key=lambda r: (r["student"], r["lesson"]))
+
+
+def save_results(results: list[dict], path: Path) -> Path:
+    """The results as JSON lines, for another machine to record (:func:`load_results`)."""
+    with open(path, "w", encoding="utf-8") as handle:
+        for result in results:
+            stamp = result.get("timestamp")
+            line = {**result, "timestamp": stamp.isoformat() if stamp is not None else None}
+            handle.write(json.dumps(line) + "\n")
+    return path
+
+
+def load_results(path: Path) -> list[dict]:
+    results = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            result = json.loads(line)
+            if result.get("timestamp"):
+                result["timestamp"] = datetime.datetime.fromisoformat(result["timestamp"])
+            results.append(result)
+    return results
+
+
+def record_all(course: Course, results: list[dict]) -> list[dict]:
+    """Record results graded elsewhere (see ``grade --shard``) in this course's gradebook."""
+    release(course, sorted({r["lesson"] for r in results}))
+    with Gradebook(course.db_url, course.course_id) as gb:
+        for result in results:
+            record(gb, result)
+    return sorted(results, key=lambda r: (r["student"], r["lesson"]))
+
+
+# --------------------------------------------------------------------- reports
+
+
+def _summary(result: dict) -> dict:
+    auto = [c for c in result["cells"] if c["kind"] == "code"]
+    written = [c for c in result["cells"] if c["kind"] == "written"]
+    return {
+        "score": sum(c["score"] or 0.0 for c in auto),
+        "max": sum(c["max"] for c in auto),
+        "written_max": sum(c["max"] for c in written),
+    }
+
+
+def _gradebook_scores(course: Course, results: list[dict]) -> dict:
+    """(student, lesson) -> score, max score and "needs manual grading", from the gradebook."""
+    scores = {}
+    with Gradebook(course.db_url, course.course_id) as gb:
+        for lesson in sorted({r["lesson"] for r in results}):
+            for row in gb.submission_dicts(lesson):
+                scores[row["student"], lesson] = row
+    return scores
+
+
+def score_table(course: Course, results: list[dict]) -> str:
+    """A student x lesson table of the grades in the gradebook, with the problems below.
+
+    ``3/4*``: 3 of 4 points so far; ``*``: written answers still to grade by hand.
+    """
+    scores = _gradebook_scores(course, results)
+    lessons = sorted({r["lesson"] for r in results})
+    students = sorted({r["student"] for r in results})
+    short = {lesson: lesson.split("-")[0] for lesson in lessons}
+    width = max(8, *(len(s) for s in students))
+
+    def cell(row) -> str:
+        if row is None:
+            return "-"
+        mark = "*" if row["needs_manual_grade"] else ""
+        return f"{row['score']:g}/{row['max_score']:g}{mark}"
+
+    header = "".join(f"{short[lesson]:>10}" for lesson in lessons)
+    lines = [f"{'student':<{width}}{header}{'total':>12}"]
+    for student in students:
+        rows = [scores.get((student, lesson)) for lesson in lessons]
+        total = sum(r["score"] for r in rows if r)
+        most = sum(r["max_score"] for r in rows if r)
+        pending = "*" if any(r and r["needs_manual_grade"] for r in rows) else ""
+        lines.append(
+            f"{student:<{width}}"
+            + "".join(f"{cell(r):>10}" for r in rows)
+            + f"{f'{total:g}/{most:g}{pending}':>12}"
+        )
+    lines.append("")
+    lines.append("lessons: " + ", ".join(lessons))
+    lines.append("*: written answers still to grade by hand (nbgrader formgrader), then rerun")
+    lines.append("   `python -m cnnlab.grading feedback` to put the manual scores in the feedback")
+    problems = [r for r in results if r["notes"]]
+    if problems:
+        lines.append("")
+        lines.append("to look at:")
+        for r in problems:
+            for note in r["notes"]:
+                lines.append(f"  {r['student']} {r['lesson']}: {note}")
+    return "\n".join(lines)
+
+
+def write_csv(course: Course, results: list[dict], path: Path) -> Path:
+    """One row per submission: score (gradebook), autograded part, status and notes."""
+    scores = _gradebook_scores(course, results)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            [
+                "student",
+                "lesson",
+                "score",
+                "max_score",
+                "autograded",
+                "autograded_max",
+                "manual_pending",
+                "status",
+                "seconds",
+                "notes",
+            ]
+        )
+        for r in results:
+            row = scores.get((r["student"], r["lesson"]), {})
+            s = _summary(r)
+            writer.writerow(
+                [
+                    r["student"],
+                    r["lesson"],
+                    f"{row.get('score', 0.0):g}",
+                    f"{row.get('max_score', s['max'] + s['written_max']):g}",
+                    f"{s['score']:g}",
+                    f"{s['max']:g}",
+                    int(bool(row.get("needs_manual_grade"))),
+                    r["status"],
+                    f"{r['seconds']:.1f}",
+                    "; ".join(r["notes"]),
+                ]
+            )
+    return path
+
+
+# ---------------------------------------------------------------- self-grading
+
+
+def selfgrade(
+    course: Course,
+    lesson: str,
+    *,
+    work: Path | None = None,
+    time_limit: float = DEFAULT_TIME_LIMIT,
+    log=print,
+) -> dict:
+    """Grade a learner's working copy of one lesson, as the instructor's grader would.
+
+    The notebook is ``work/<lesson>/<lesson>.ipynb``; the HTML feedback goes to
+    ``work/feedback/<lesson>/``. Nothing is written to the gradebook.
+    """
+    lesson = course.lesson(lesson)
+    work = course.work if work is None else Path(work)
+    if not (work / lesson).is_dir():
+        raise GradingError(f"no working copy of {lesson} in {work}: run `make lab` first")
+    release(course, [lesson], log=log)
+    feedback = work / "feedback" / lesson
+    task = Task("me", lesson, str(work / lesson), None, str(feedback))
+    with Gradebook(course.db_url, course.course_id) as gb:
+        (result,) = _run(course, gb, [task], workers=1, time_limit=time_limit)
+    result["feedback"] = str(feedback)
+    return result
+
+
+def self_report(result: dict, course: Course | None = None) -> str:
+    """Points per exercise, and for each one lost, where to look and what the check said."""
+    s = _summary(result)
+    lines = [f"{result['lesson']}: {s['score']:g}/{s['max']:g} points from the checks"]
+    for note in result["notes"]:
+        lines.append(f"  note: {note}")
+    for cell in result["cells"]:
+        points = f"{cell['score'] or 0:g}/{cell['max']:g}"
+        if cell["kind"] == "written":
+            lines.append(f"  {points:>7}  {cell['label']}: a written answer, graded by a person")
+            continue
+        lines.append(f"  {points:>7}  {cell['label']}: {cell['outcome']}")
+        if cell["outcome"] != "passed" and cell["message"]:
+            lines.append(f"           look at the test cell {cell['grade_id']!r}; it said:")
+            lines += [f"             {line}" for line in cell["message"].split("\n")]
+    feedback = result.get("feedback")
+    if feedback:
+        pages = sorted(Path(feedback).glob("*.html"))
+        if pages:
+            where = pages[0]
+            if course is not None and where.is_relative_to(course.root):
+                where = where.relative_to(course.root)
+            lines.append(f"feedback with every cell: {where}")
+    return "\n".join(lines)

@@ -1,0 +1,378 @@
+"""Grade one submission: nbgrader's autograde and feedback, in a course of its own.
+
+A :class:`Grader` lives in one worker process. It owns a scratch nbgrader
+course in a temporary folder, with its own copy of the gradebook (made from
+:func:`~cnnlab.grading.course.template_gradebook`), so graders running side by
+side never write to the same SQLite file; the batch records their results in
+the course's gradebook afterwards, one at a time. For each :class:`Task` it
+
+1. checks that the notebook is there and is valid JSON (else it reports that
+   and scores 0: nbgrader would stop on it);
+2. notes any locked cell the learner edited (nbgrader grades with the original);
+3. runs ``nbgrader autograde`` and ``nbgrader generate_feedback`` with the
+   course's settings (per-cell timeout, :class:`~.preprocessors.GuardedExecute`,
+   :class:`~.preprocessors.HideHiddenTests`);
+4. returns a :class:`dict` with the score, outcome and first lines of feedback
+   of every graded cell, and copies the graded notebook and the HTML feedback
+   where the task says.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import shutil
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook, MissingEntry
+
+from cnnlab.grading.course import Course
+from cnnlab.grading.preprocessors import hidden_lines, scrub_outputs
+
+__all__ = ["Grader", "Task", "cell_labels", "failed_result"]
+
+#: How many lines of a failing cell's message a report shows.
+MESSAGE_LINES = 16
+
+
+@dataclass(frozen=True)
+class Task:
+    """One submission to grade: ``submission`` holds the learner's notebook(s).
+
+    ``autograded`` and ``feedback`` are the folders the graded notebook and
+    the HTML feedback are copied to (``None``: not kept).
+    """
+
+    student: str
+    lesson: str
+    submission: str
+    autograded: str | None = None
+    feedback: str | None = None
+
+
+# ------------------------------------------------------------ reading notebooks
+
+
+def _is_grade(cell) -> bool:
+    return bool(cell.metadata.get("nbgrader", {}).get("grade"))
+
+
+def heading(cell, current: str | None) -> str | None:
+    """The last heading in a markdown cell (backticks removed), else ``current``."""
+    if cell.cell_type == "markdown":
+        for line in cell.source.split("\n"):
+            if line.startswith("#"):
+                current = line.lstrip("#").strip().replace("`", "")
+    return current
+
+
+def cell_labels(nb) -> dict[str, str]:
+    """What a learner calls each graded cell: the heading of its exercise."""
+    labels, current = {}, None
+    for cell in nb.cells:
+        current = heading(cell, current)
+        if _is_grade(cell):
+            grade_id = cell.metadata["nbgrader"]["grade_id"]
+            labels[grade_id] = current or grade_id
+    return labels
+
+
+def _outcome(cell, hidden: set[str]) -> tuple[str, str]:
+    """How a graded code cell went, and the first lines of what it said."""
+    outputs = scrub_outputs(
+        cell.get("outputs", []), hidden, test_cell=True, count=cell.get("execution_count")
+    )
+    errors = [o for o in outputs if o.output_type == "error"]
+    if errors:
+        names = {o.ename for o in errors}
+        first = errors[-1] if "CellTimeoutError" in names else errors[0]
+        outcome = {
+            "DeadKernelError": "kernel died",
+            "KernelNotRunning": "not run",
+            "CellTimeoutError": "timed out",
+            "KernelUnresponsiveError": "timed out",
+        }.get(first.ename, "failed")
+        message = f"{first.ename}: {first.evalue}".strip()
+    elif any(o.output_type == "stream" and o.name == "stderr" for o in outputs):
+        outcome, message = "failed", "the cell wrote to stderr, which nbgrader counts as a failure"
+    else:
+        return "passed", ""
+    lines = message.split("\n")
+    if len(lines) > MESSAGE_LINES:
+        lines = [*lines[: MESSAGE_LINES - 1], "... (the feedback page has the rest)"]
+    return outcome, "\n".join(lines)
+
+
+def failed_result(task: Task, status: str, note: str, cells: list[dict]) -> dict:
+    """The result of a submission that could not be graded: every cell scores 0."""
+    return {
+        "student": task.student,
+        "lesson": task.lesson,
+        "status": status,
+        "notes": [note],
+        "cells": [{**cell, "score": 0.0, "outcome": status, "message": ""} for cell in cells],
+        "comments": {},
+        "timestamp": None,
+        "seconds": 0.0,
+    }
+
+
+def expected_cells(gb: Gradebook, lesson: str, labels: dict[str, str]) -> list[dict]:
+    """The graded cells of a lesson, as the gradebook knows them."""
+    cells = []
+    for notebook in gb.find_assignment(lesson).notebooks:
+        for cell in notebook.grade_cells:
+            cells.append(
+                {
+                    "notebook": notebook.name,
+                    "grade_id": cell.name,
+                    "label": labels.get(cell.name, cell.name),
+                    "kind": "code" if cell.cell_type == "code" else "written",
+                    "max": float(cell.max_score),
+                }
+            )
+    order = {cell["grade_id"]: i for i, cell in enumerate(cells)}
+    return sorted(cells, key=lambda c: (c["notebook"], order[c["grade_id"]]))
+
+
+def _replace_tree(source: Path, dest: Path) -> None:
+    """Put a copy of ``source`` at ``dest``, replacing what was there."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(source, staging)
+    shutil.rmtree(dest, ignore_errors=True)
+    os.replace(staging, dest)
+
+
+def write_failure_feedback(folder: str | None, notebooks: list[str], message: str) -> None:
+    """A short HTML page in place of the feedback of a submission that was not graded."""
+    if folder is None:
+        return
+    folder = Path(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    page = f"<html><body><h1>Not graded</h1><p>{html.escape(message)}</p></body></html>\n"
+    for name in notebooks:
+        (folder / f"{name}.html").write_text(page, encoding="utf-8")
+
+
+# ---------------------------------------------------------------------- grader
+
+
+class Grader:
+    """Grades submissions one at a time in a private scratch course."""
+
+    def __init__(self, course_root: str, template_db: str):
+        # One BLAS thread per kernel: the workers already keep every core busy.
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, "1")
+        self.course = Course.find(course_root)
+        self.root = Path(tempfile.mkdtemp(prefix="cnnlab-grader-"))
+        shutil.copy(template_db, self.root / "gradebook.db")
+        self.db_url = f"sqlite:///{self.root / 'gradebook.db'}"
+        config = self.course.config()
+        where = config.CourseDirectory
+        where.root = str(self.root)
+        where.source_directory = str(self.course.source)
+        where.release_directory = str(self.course.release_dir)
+        where.submitted_directory = "submitted"
+        where.autograded_directory = "autograded"
+        where.feedback_directory = "feedback"
+        where.db_url = self.db_url
+        config.Exchange.root = str(self.root / "exchange")
+        self.api = self.course.api(config)
+        self._released = {}
+
+    def close(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def __call__(self, task: Task) -> dict:
+        start = time.monotonic()
+        try:
+            result = self._grade(task)
+        except Exception:
+            last = traceback.format_exc().strip().split("\n")[-1]
+            try:
+                cells = self._cells(task)
+            except Exception:  # the lesson itself is the problem: no cell to list
+                cells = []
+            result = failed_result(task, "error", f"the grader failed: {last}", cells)
+        finally:
+            for step in ("submitted", "autograded", "feedback"):
+                shutil.rmtree(self.root / step / task.student, ignore_errors=True)
+        result["seconds"] = time.monotonic() - start
+        return result
+
+    # the steps --------------------------------------------------------------------
+
+    def _release(self, lesson: str, notebook: str):
+        """The student version of a notebook (read once per worker, unless it changes)."""
+        path = self.course.release_dir / lesson / f"{notebook}.ipynb"
+        key = (path, path.stat().st_mtime_ns)
+        if key not in self._released:
+            self._released[key] = nbformat.read(path, as_version=4)
+        return self._released[key]
+
+    def _cells(self, task: Task) -> list[dict]:
+        with Gradebook(self.db_url, self.course.course_id) as gb:
+            labels = {}
+            for notebook in gb.find_assignment(task.lesson).notebooks:
+                labels |= cell_labels(self._release(task.lesson, notebook.name))
+            return expected_cells(gb, task.lesson, labels)
+
+    def _fail(self, task: Task, status: str, note: str) -> dict:
+        cells = self._cells(task)
+        notebooks = sorted({cell["notebook"] for cell in cells})
+        write_failure_feedback(task.feedback, notebooks, f"{task.lesson}: {note}")
+        if task.autograded is not None:
+            shutil.rmtree(task.autograded, ignore_errors=True)
+        return failed_result(task, status, note, cells)
+
+    def _grade(self, task: Task) -> dict:
+        try:
+            with Gradebook(self.db_url, self.course.course_id) as gb:
+                notebooks = [nb.name for nb in gb.find_assignment(task.lesson).notebooks]
+        except MissingEntry:
+            raise RuntimeError(f"{task.lesson} is not in the gradebook: release it first") from None
+
+        submission = Path(task.submission)
+        notes = []
+        for name in notebooks:
+            path = submission / f"{name}.ipynb"
+            if not path.exists():
+                others = sorted(p.name for p in submission.glob("*.ipynb"))
+                found = f" (found: {', '.join(others)})" if others else ""
+                return self._fail(task, "missing", f"no {name}.ipynb in the submission{found}")
+            try:
+                submitted = nbformat.read(path, as_version=4)
+            except Exception as error:
+                reason = str(error).strip().split("\n")[0][:200]
+                return self._fail(
+                    task, "invalid", f"{name}.ipynb is not a valid notebook: {reason}"
+                )
+            notes += _tampering(self._release(task.lesson, name), submitted)
+
+        scratch = self.root / "submitted" / task.student / task.lesson
+        shutil.copytree(submission, scratch, ignore=shutil.ignore_patterns(".*"))
+        outcome = self.api.autograde(task.lesson, task.student, force=True, create=True)
+        if not outcome["success"]:
+            why = _last_error(outcome)
+            return self._fail(task, "error", f"nbgrader could not grade it: {why}")
+
+        graded = self.root / "autograded" / task.student / task.lesson
+        grades, graded_notebooks = self._read_grades(task, graded)
+        for nb in graded_notebooks:
+            notes += kernel_trouble(nb)
+
+        if task.feedback is not None:
+            made = self.api.generate_feedback(task.lesson, task.student, force=True)
+            if made["success"]:
+                _replace_tree(
+                    self.root / "feedback" / task.student / task.lesson, Path(task.feedback)
+                )
+            else:
+                notes.append(f"no feedback: {_last_error(made)}")
+        if task.autograded is not None:
+            _replace_tree(graded, Path(task.autograded))
+        return {
+            "student": task.student,
+            "lesson": task.lesson,
+            "status": "graded",
+            "notes": notes,
+            **grades,
+        }
+
+    def _read_grades(self, task: Task, graded: Path) -> tuple[dict, list]:
+        """Cells (score, outcome, message), comments, timestamp and late penalty of a
+        submission, and its graded notebooks."""
+        outcomes, labels, notebooks = {}, {}, []
+        with Gradebook(self.db_url, self.course.course_id) as gb:
+            submission = gb.find_submission(task.lesson, task.student)
+            for notebook in submission.notebooks:
+                nb = nbformat.read(graded / f"{notebook.name}.ipynb", as_version=4)
+                notebooks.append(nb)
+                hidden = hidden_lines(nb)
+                labels |= cell_labels(self._release(task.lesson, notebook.name))
+                for cell in nb.cells:
+                    if _is_grade(cell) and cell.cell_type == "code":
+                        outcomes[cell.metadata.nbgrader["grade_id"]] = _outcome(cell, hidden)
+            cells = expected_cells(gb, task.lesson, labels)
+            comments, penalties = {}, {}
+            for notebook in submission.notebooks:
+                penalties[notebook.name] = notebook.late_submission_penalty
+                scores = {grade.name: grade.auto_score for grade in notebook.grades}
+                for cell in cells:
+                    if cell["notebook"] == notebook.name:
+                        cell["score"] = scores.get(cell["grade_id"])
+                comments |= {f"{notebook.name}/{c.name}": c.auto_comment for c in notebook.comments}
+            timestamp = submission.timestamp
+        for cell in cells:
+            if cell["kind"] == "code":
+                outcome, message = outcomes.get(cell["grade_id"], ("missing", "cell not found"))
+                if (
+                    outcome == "passed"
+                    and cell["score"] is not None
+                    and cell["score"] < cell["max"]
+                ):
+                    outcome = "partial"
+            elif cell["score"] == 0:
+                outcome, message = "no answer", ""
+            else:
+                outcome, message = "to grade by hand", ""
+            cell |= {"outcome": outcome, "message": message}
+        grades = {
+            "cells": cells,
+            "comments": comments,
+            "timestamp": timestamp,
+            "late_penalty": penalties,
+        }
+        return grades, notebooks
+
+
+def kernel_trouble(nb) -> list[str]:
+    """Where the kernel died, timed out or stopped answering in a graded notebook."""
+    notes, current = [], None
+    for index, cell in enumerate(nb.cells):
+        current = heading(cell, current)
+        names = {o.ename for o in cell.get("outputs", []) if o.output_type == "error"}
+        where = f"cell {index} (in {current or 'the opening'!r})"
+        if "DeadKernelError" in names:
+            notes.append(f"the kernel died in {where}: it and every later cell score 0")
+        elif "KernelUnresponsiveError" in names:
+            notes.append(f"{where} ignored the interrupt: it and every later cell score 0")
+        elif "CellTimeoutError" in names:
+            notes.append(f"{where} ran out of time and was interrupted")
+    return notes
+
+
+def _tampering(release, submitted) -> list[str]:
+    """Locked cells of the release that the learner edited or deleted."""
+
+    def locked(nb):
+        return {
+            c.metadata["nbgrader"]["grade_id"]: c.source
+            for c in nb.cells
+            if c.metadata.get("nbgrader", {}).get("locked") and "grade_id" in c.metadata["nbgrader"]
+        }
+
+    original, now = locked(release), locked(submitted)
+    notes = []
+    for grade_id, source in original.items():
+        if grade_id not in now:
+            notes.append(f"locked cell {grade_id} deleted or unlocked: graded with the original")
+        elif now[grade_id] != source:
+            notes.append(f"locked cell {grade_id} edited: graded with the original")
+    return notes
+
+
+def _last_error(outcome: dict) -> str:
+    text = (outcome.get("error") or outcome.get("log") or "unknown error").strip()
+    lines = [line for line in text.split("\n") if line.strip()]
+    errors = [line for line in lines if "Error" in line or "error" in line]
+    return (errors or lines)[-1].strip()[:300]
