@@ -8,7 +8,8 @@ killed by ``os._exit``, a misnamed notebook), then times
 
 * serial: ``nbgrader autograde LESSON`` then ``nbgrader generate_feedback LESSON``;
 * parallel: ``python -m cnnlab.grading grade LESSON`` (what ``make grade``
-  runs), which autogrades, writes the feedback, the table and grades.csv.
+  runs), which autogrades, writes the feedback, the table and grades.csv;
+  and the same with ``--no-feedback``, to compare like with like.
 
 Both are fresh processes with the same settings (the course's
 nbgrader_config.py) and one BLAS thread per process. It prints both times,
@@ -147,6 +148,8 @@ def main() -> int:
     kinds = make_submissions(serial_course, args.lesson, args.n)
     parallel_course = scratch / "parallel"
     shutil.copytree(serial_course, parallel_course)
+    bare_course = scratch / "parallel-no-feedback"
+    shutil.copytree(serial_course, bare_course)
 
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -163,19 +166,10 @@ def main() -> int:
     autograde = timed([nbgrader, "autograde", args.lesson], serial_course, env)
     feedback = timed([nbgrader, "generate_feedback", args.lesson], serial_course, env)
     serial = autograde + feedback
-    parallel = timed(
-        [
-            sys.executable,
-            "-m",
-            "cnnlab.grading",
-            "grade",
-            args.lesson,
-            "--workers",
-            str(args.workers),
-        ],
-        parallel_course,
-        env,
-    )
+    grade = [sys.executable, "-m", "cnnlab.grading", "grade", args.lesson]
+    workers = ["--workers", str(args.workers)]
+    parallel = timed([*grade, *workers], parallel_course, env)
+    bare = timed([*grade, *workers, "--no-feedback"], bare_course, env)
 
     n = args.n
     print()
@@ -184,6 +178,7 @@ def main() -> int:
         ("nbgrader autograde (serial)", autograde),
         ("  + nbgrader generate_feedback", serial),
         (f"cnnlab grade ({args.workers} workers)", parallel),
+        ("cnnlab grade --no-feedback", bare),
     ]
     for label, run in rows:
         print(
@@ -192,16 +187,18 @@ def main() -> int:
     print("(CPU: CPU seconds of the command and its processes; others: CPU seconds the")
     print(" machine's other processes took meanwhile, which the parallel run competes with)")
     print()
-    print(f"speed-up against autograde alone:         {autograde.wall / parallel.wall:.2f}x")
-    print(f"speed-up against autograde + feedback:    {serial.wall / parallel.wall:.2f}x")
-    print(f"cores busy with grading, on average:      {parallel.cpu / parallel.wall:.2f}")
+    print(f"grade against autograde + feedback:          {serial.wall / parallel.wall:.2f}x")
+    print(f"grade --no-feedback against autograde:       {autograde.wall / bare.wall:.2f}x")
+    print(f"grade (with feedback) against autograde:     {autograde.wall / parallel.wall:.2f}x")
+    print(f"cores busy with grade, on average:           {parallel.cpu / parallel.wall:.2f}")
 
     serial_scores = autograded_scores(serial_course, args.lesson)
     parallel_scores = autograded_scores(parallel_course, args.lesson)
+    bare_scores = autograded_scores(bare_course, args.lesson)
     differ = {
-        s: (serial_scores.get(s), parallel_scores.get(s), kinds[s])
+        s: (serial_scores.get(s), parallel_scores.get(s), bare_scores.get(s), kinds[s])
         for s in kinds
-        if serial_scores.get(s, 0.0) != parallel_scores.get(s, 0.0)
+        if not serial_scores.get(s, 0.0) == parallel_scores.get(s, 0.0) == bare_scores.get(s, 0.0)
     }
     print(f"same autograded score for every submission: {differ or 'yes'}")
     if args.keep:

@@ -66,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
         "--shard", type=_shard, help="K/N: grade only the K-th of N shares of the students"
     )
     p.add_argument("--results", type=Path, help="also save the results here (JSON lines)")
+    p.add_argument(
+        "--no-feedback", action="store_false", dest="feedback", help="make no HTML feedback"
+    )
 
     p = commands.add_parser("record", help="record results saved by grade --results elsewhere")
     p.add_argument("results", nargs="+", type=Path, help="files written by grade --results")
@@ -113,6 +116,7 @@ def _grade(course: Course, args) -> int:
             args.lessons or None,
             args.students,
             shard=args.shard,
+            feedback=args.feedback,
             workers=args.workers or None,
             time_limit=args.time_limit,
             progress=progress,

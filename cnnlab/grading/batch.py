@@ -78,11 +78,14 @@ def in_shard(student: str, shard: tuple[int, int] | None) -> bool:
     return int(hashlib.sha256(student.encode()).hexdigest(), 16) % n == k - 1
 
 
-def find_submissions(course: Course, lessons=None, students=None, shard=None) -> list[Task]:
+def find_submissions(
+    course: Course, lessons=None, students=None, shard=None, *, feedback: bool = True
+) -> list[Task]:
     """A task for every ``submitted/<student>/<lesson>/`` of a lesson of the course.
 
     ``students`` keeps only those students; ``shard=(k, n)`` only the k-th of
-    n shares of the students (the same share on every machine).
+    n shares of the students (the same share on every machine); with
+    ``feedback=False`` no HTML feedback is made.
     """
     known = set(course.lessons())
     wanted = known if lessons is None else {course.lesson(n) for n in lessons}
@@ -105,7 +108,7 @@ def find_submissions(course: Course, lessons=None, students=None, shard=None) ->
                         lesson,
                         str(lesson_dir),
                         str(course.autograded / student / lesson),
-                        str(course.feedback / student / lesson),
+                        str(course.feedback / student / lesson) if feedback else None,
                     )
                 )
     return tasks
@@ -184,6 +187,7 @@ def grade(
     students=None,
     *,
     shard: tuple[int, int] | None = None,
+    feedback: bool = True,
     workers: int | None = None,
     time_limit: float = DEFAULT_TIME_LIMIT,
     progress: Callable[[dict], None] | None = None,
@@ -199,7 +203,7 @@ def grade(
     limit, ...) scores 0 and says why in its ``notes``; the batch goes on.
     Returns one result per submission (see :mod:`~cnnlab.grading.worker`).
     """
-    tasks = find_submissions(course, lessons, students, shard)
+    tasks = find_submissions(course, lessons, students, shard, feedback=feedback)
     if not tasks:
         raise GradingError(f"no submission to grade in {course.submitted}/<student>/<lesson>/")
     release(course, sorted({t.lesson for t in tasks}), log=log)

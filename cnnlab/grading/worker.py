@@ -173,7 +173,9 @@ class Grader:
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(var, "1")
         self.course = Course.find(course_root)
-        self.root = Path(tempfile.mkdtemp(prefix="cnnlab-grader-"))
+        # Next to the template, in the batch's temporary folder: removed with it even
+        # when this worker is killed before it can clean up.
+        self.root = Path(tempfile.mkdtemp(prefix="grader-", dir=Path(template_db).parent))
         shutil.copy(template_db, self.root / "gradebook.db")
         self.db_url = f"sqlite:///{self.root / 'gradebook.db'}"
         config = self.course.config()
