@@ -21,6 +21,8 @@ adds to nbgrader), :mod:`~cnnlab.grading.worker` (one submission),
 
 import importlib
 
+from cnnlab import _lean_imports  # noqa: F401 - before anything imports jsonschema
+
 #: Where each public name lives; imported on first use, so that importing one
 #: module (the preprocessors nbgrader loads, the pool a worker runs) stays light.
 _HOMES = {

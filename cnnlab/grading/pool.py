@@ -9,10 +9,11 @@ reported as over the limit, and a fresh worker takes its place. A worker that
 dies is replaced the same way. Tasks are handed out one at a time, so a slow
 submission never holds up the others.
 
-Each worker builds its handler once (``handler_class(*args)``: importing
-nbgrader takes seconds), says it is ready, and then calls it on task after
-task; a task's clock starts when its worker is ready, so a slow start never
-counts against a submission. Its standard output and error, which the kernels
+Workers are forked from a server process that has imported the handler's
+module once (importing nbgrader takes seconds). Each worker builds its
+handler once (``handler_class(*args)``), says it is ready, and then calls it
+on task after task; a task's clock starts when its worker is ready, so a slow
+start never counts against a submission. Its standard output and error, which the kernels
 it starts inherit, go to a log file.
 """
 
@@ -29,6 +30,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 from pathlib import Path
+
+import psutil
 
 __all__ = ["Done", "kill_tree", "run"]
 
@@ -51,21 +54,6 @@ class Done:
 
 
 def _descendants(pid: int) -> list[int]:
-    try:
-        import psutil
-    except ImportError:  # Linux without psutil: read the parent of every process
-        parents = {}
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                with contextlib.suppress(OSError, IndexError, ValueError):
-                    stat = (entry / "stat").read_text()
-                    parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-        found, frontier = [], [pid]
-        while frontier:
-            children = [p for p, parent in parents.items() if parent in frontier]
-            found += children
-            frontier = children
-        return found
     with contextlib.suppress(psutil.Error):
         return [p.pid for p in psutil.Process(pid).children(recursive=True)]
     return []
@@ -157,6 +145,24 @@ class _Worker:
         self.conn.close()
 
 
+def _context(handler_class):
+    """How workers start: forked from a fork server that has imported the handler's module.
+
+    Importing nbgrader takes seconds; the fork server does it once and every
+    worker (the replacements too) starts as a copy of it, ready at once. The
+    server is a fresh process, so the threads and open files of this one never
+    reach the workers (a plain fork would copy them). Where there is no fork
+    (Windows), each worker is spawned and imports for itself.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    # Read when the server starts (the first run of this process); a later run with
+    # another handler imports its module in each worker instead.
+    context.set_forkserver_preload([handler_class.__module__])
+    return context
+
+
 def run(
     tasks: Iterable,
     handler_class,
@@ -175,7 +181,7 @@ def run(
     that keeps happening, or if a worker cannot build its handler.
     """
     pending = deque(tasks)
-    context = multiprocessing.get_context("spawn")  # no fork: the parent may hold threads
+    context = _context(handler_class)
     started = 0
 
     def new_worker() -> _Worker:
