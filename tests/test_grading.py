@@ -12,6 +12,7 @@ then checks one promise on its results:
   earn nothing they did not earn, and the rest of the batch is graded;
 * a locked test cell edited to ``pass`` (or deleted) is graded with the original;
 * calling cnnlab's own implementation loses the exercise in the hidden tests;
+* replacing the checks (or numpy's comparisons) does not pass a wrong answer;
 * an invalid notebook and a missing one are reported, and the batch goes on;
 * the student version and the feedback hold no solution and no hidden test.
 """
@@ -56,7 +57,7 @@ from cnnlab.grading.batch import (
     write_csv,
 )
 from cnnlab.grading.course import leaks, template_gradebook
-from cnnlab.grading.preprocessors import WIDGET_VIEW, HideHiddenTests
+from cnnlab.grading.preprocessors import GUARD_NOTE, WIDGET_VIEW, HideHiddenTests
 from cnnlab.grading.worker import Task
 
 TEMPLATES, ACTIVATION = "01-template-matching", "03-activation"
@@ -68,6 +69,12 @@ COUNT_WITHOUT_PLUS_ONE = (
     "def count_placements(image_shape, template_shape):\n"
     "    (H, W), (h, w) = image_shape, template_shape\n"
     "    return (H - h) * (W - w)\n"
+)
+WRONG_MATCH = "def match_score(image, template):\n    return 0.0\n"
+CHEAT = (
+    "import cnnlab.checks, numpy\n"
+    "cnnlab.checks.check_match_score = lambda *args, **kwargs: print('all passed')\n"
+    "numpy.allclose = lambda *args, **kwargs: True\n"
 )
 DEAF_LOOP = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass\n"
 
@@ -140,6 +147,10 @@ def _submissions(course: Path) -> None:
     nb = solved(course, ACTIVATION)
     replace_function(nb, "relu", "def relu(x):\n    return cnnlab.relu(x)\n")
     submit(course, "delegates", ACTIVATION, nb)
+
+    nb = solved(course, TEMPLATES)  # a wrong answer, and the checks replaced to pass it
+    replace_function(nb, "match_score", WRONG_MATCH + CHEAT)
+    submit(course, "cheats", TEMPLATES, nb)
 
     submit(course, "badjson", TEMPLATES, text='{"cells": [')
     submit(course, "misnamed", TEMPLATES, solved(course, TEMPLATES), name="lesson1 (1).ipynb")
@@ -265,7 +276,7 @@ def test_working_copy_is_made_once_and_never_overwritten(batch, tmp_path):
 
 
 def test_every_submission_is_graded_and_recorded(batch):
-    assert len(batch.results) == 16
+    assert len(batch.results) == 17
     for (student, lesson), result in batch.results.items():
         assert (student, lesson) in batch.scores, f"{student} {lesson} not in the gradebook"
         assert result["status"] in ("graded", "invalid", "missing"), result
@@ -345,6 +356,19 @@ def test_calling_cnnlabs_own_implementation_loses_the_exercise(batch):
     )
     assert score(batch, "delegates", ACTIVATION, "relu") == 0
     assert "calls cnnlab's own" in feedback_text(batch, "delegates", ACTIVATION)
+
+
+def test_a_submission_that_replaces_the_checks_is_graded_with_the_originals(batch):
+    # Without the grader's guard this submission passes: tests/test_guard.py shows each
+    # replacement letting a wrong answer through.
+    assert score(batch, "cheats", TEMPLATES, "match_score") == 0
+    assert score(batch, "cheats", TEMPLATES, "count_placements") == full(batch, "count_placements")
+    (note,) = batch.results["cheats", TEMPLATES]["notes"]
+    assert "cnnlab.checks.check_match_score" in note and "numpy.allclose" in note
+    page = feedback_text(batch, "cheats", TEMPLATES)
+    assert f"{GUARD_NOTE} cnnlab.checks.check_match_score, numpy.allclose." in page
+    for student in ("solution", "wrong", "delegates"):  # nothing to put back: no note
+        assert not any("put back" in n for n in batch.results[student, TEMPLATES]["notes"])
 
 
 def test_invalid_and_missing_notebooks_are_reported_and_score_zero(batch):
@@ -468,7 +492,7 @@ def test_score_table_and_csv(batch, tmp_path):
         batch.course, sorted(results, key=lambda r: (r["student"], r["lesson"])), tmp_path / "g.csv"
     )
     rows = list(csv.DictReader(path.open()))
-    assert len(rows) == 16
+    assert len(rows) == len(batch.results) == 17
     row = next(r for r in rows if r["student"] == "wrong" and r["lesson"] == TEMPLATES)
     match_points = max_points(batch, TEMPLATES, "match_score")
     expected = (f"{match_points:g}", f"{points(batch, TEMPLATES):g}", "graded")

@@ -122,6 +122,10 @@ def test_every_exercise_has_the_course_anatomy(lesson):
         checks = re.findall(r"check_(\w+)\((\w+)", cell.source)
         assert checks, f"graded cell {meta['grade_id']} calls no cnnlab check"
         name = checks[0][1]
+        for check, _ in checks:  # imported here: a learner's own check_... never stands in
+            assert re.search(
+                rf"from cnnlab\.checks import [\w, ]*\bcheck_{check}\b", cell.source
+            ), f"graded cell {meta['grade_id']} must import check_{check} itself"
         hidden = cell.source.split("### BEGIN HIDDEN TESTS")
         assert len(hidden) == 2 and "thorough=True" in hidden[1], (
             f"graded cell {meta['grade_id']} needs a hidden thorough check"

@@ -6,7 +6,8 @@
   where it happened and every later code cell get an error output, so they
   score 0, while the cells that ran before keep the grade they earned. Plain
   nbgrader gives up on the whole notebook instead and leaves its grades
-  empty.
+  empty. It also puts back, before every test cell, whatever the learner's
+  code replaced in the checks (:mod:`cnnlab.grading.guard`).
 * :class:`HideHiddenTests` makes the HTML feedback safe to hand out. nbgrader's
   ``ClearHiddenTests`` removes the hidden region from a test cell's *source*,
   but the traceback of a failing test cell still quotes it (IPython prints the
@@ -22,16 +23,20 @@
 
 from __future__ import annotations
 
+import ast
 import re
+import secrets
 
 import jinja2
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.util import run_sync
 from nbconvert.exporters import HTMLExporter
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
-from traitlets import Unicode
+from traitlets import Bool, Unicode
 
 __all__ = [
+    "GUARD_NOTE",
     "ClearWidgetState",
     "FeedbackHTMLExporter",
     "GuardedExecute",
@@ -56,23 +61,80 @@ def _cell_frame(count) -> re.Pattern:
 
 # ------------------------------------------------------------------- execution
 
+#: How a test cell's output starts when the guard put back what the learner's code replaced.
+GUARD_NOTE = "The grader put back what the code of this notebook had replaced:"
+
+
+def _is_test(cell) -> bool:
+    meta = cell.metadata.get("nbgrader", {})
+    return bool(meta.get("grade")) and not meta.get("solution")
+
 
 def _error(ename: str, evalue: str):
     return new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
 
 
 class GuardedExecute(Execute):
-    """nbgrader's ``Execute`` that survives a dead or unresponsive kernel.
+    """nbgrader's ``Execute`` that survives a dead or unresponsive kernel, and
+    keeps the learner's code from replacing the checks.
 
     When the kernel dies while a cell runs, or does not come back after the
     per-cell timeout and an interrupt, that cell gets an error output and so
     does every later code cell, without running: they score 0. The cells
     before keep the outputs (and the grades) they earned.
+
+    With ``guard_checks`` (on by default), :func:`cnnlab.grading.guard.install`
+    runs in the kernel before the first cell, and before every test cell the
+    grader puts back whatever the learner's code replaced in the checks,
+    cnnlab, numpy or the builtins; the test cell then starts with a line
+    saying what was put back (:data:`GUARD_NOTE`).
     """
+
+    guard_checks = Bool(
+        True, help="Put back the checks (and what they use) before every test cell."
+    ).tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
         self._stopped_at = None  # why the kernel can no longer run cells
+        self._guard = None  # the builtin name the guard's restore function has in the kernel
         return super().preprocess(nb, resources, km)
+
+    def _run_quietly(self, code: str, expression: str | None = None):
+        """Run code the notebook does not show; the repr of ``expression`` afterwards."""
+        expressions = {"value": expression} if expression else {}
+        reply = run_sync(self.kc.execute_interactive)(
+            code,
+            silent=True,
+            store_history=False,
+            user_expressions=expressions,
+            allow_stdin=False,
+            stop_on_error=False,
+            timeout=self.timeout,
+            output_hook=lambda msg: None,
+        )
+        content = reply["content"]
+        if content["status"] != "ok":
+            raise RuntimeError(f"{content.get('ename')}: {content.get('evalue')}")
+        if expression is None:
+            return None
+        value = content["user_expressions"]["value"]
+        if value.get("status") != "ok":
+            raise RuntimeError(f"{value.get('ename')}: {value.get('evalue')}")
+        return value["data"]["text/plain"]
+
+    def _put_back(self) -> list[str]:
+        """Install the guard (before the first cell) or let it put back what changed."""
+        if self._guard is None:
+            self._guard = f"_cnnlab_guard_{secrets.token_hex(8)}"
+            self._run_quietly(
+                f"import cnnlab.grading.guard as _g\n_g.install({self._guard!r})\ndel _g"
+            )
+            return []
+        try:
+            changed = ast.literal_eval(self._run_quietly("", f"{self._guard}()"))
+        except (RuntimeError, ValueError, SyntaxError) as error:
+            return [f"the guard itself ({error})"]
+        return changed if isinstance(changed, list) else ["the guard itself"]
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code" or not cell.source.strip():
@@ -81,7 +143,14 @@ class GuardedExecute(Execute):
             cell.outputs = [_error("KernelNotRunning", f"not run: {self._stopped_at}")]
             return cell, self.resources
         try:
-            return super().preprocess_cell(cell, resources, index)
+            changed = []
+            if self.guard_checks and (self._guard is None or _is_test(cell)):
+                changed = self._put_back()
+            cell, resources = super().preprocess_cell(cell, resources, index)
+            if changed:
+                note = f"{GUARD_NOTE} {', '.join(changed)}.\n"
+                cell.outputs.insert(0, new_output("stream", name="stdout", text=note))
+            return cell, resources
         except DeadKernelError:
             self._stopped_at = f"the kernel died in cell {index}"
             why = (

@@ -32,7 +32,7 @@ import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
 from cnnlab.grading.course import Course
-from cnnlab.grading.preprocessors import hidden_lines, scrub_outputs
+from cnnlab.grading.preprocessors import GUARD_NOTE, hidden_lines, scrub_outputs
 
 __all__ = ["Grader", "Task", "cell_labels", "failed_result"]
 
@@ -338,7 +338,8 @@ class Grader:
 
 
 def kernel_trouble(nb) -> list[str]:
-    """Where the kernel died, timed out or stopped answering in a graded notebook."""
+    """Where the kernel died, timed out or stopped answering in a graded notebook, and
+    where the grader had to put back what the learner's code replaced in the checks."""
     notes, current = [], None
     for index, cell in enumerate(nb.cells):
         current = heading(cell, current)
@@ -350,6 +351,10 @@ def kernel_trouble(nb) -> list[str]:
             notes.append(f"{where} ignored the interrupt: it and every later cell score 0")
         elif "CellTimeoutError" in names:
             notes.append(f"{where} ran out of time and was interrupted")
+        for output in cell.get("outputs", []):
+            if output.output_type == "stream" and output.text.startswith(GUARD_NOTE):
+                replaced = output.text[len(GUARD_NOTE) :].strip().rstrip(".")
+                notes.append(f"before the test in {where}, the grader put back {replaced}")
     return notes
 
 
