@@ -1,19 +1,24 @@
 """Grade N synthetic submissions with nbgrader's serial autograde and with `make grade`.
 
 Run with ``.venv/bin/python benchmarks/bench_grading.py`` (``--help`` for the
-options). In one run it builds two identical scratch courses holding one
-lesson and N submissions of it (half of them correct, a quarter with a wrong
-function, a quarter broken: invalid JSON, a function that raises, a kernel
-killed by ``os._exit``, a misnamed notebook), then times
+options; ``make bench-grading`` runs it with its defaults). In one run it
+builds a scratch course holding one lesson and N submissions of it (half of
+them correct, a quarter with a wrong function, a quarter broken: invalid JSON,
+a function that raises, a kernel killed by ``os._exit``, a misnamed notebook)
+and, on fresh copies of it, times
 
 * serial: ``nbgrader autograde LESSON`` then ``nbgrader generate_feedback LESSON``;
 * parallel: ``python -m cnnlab.grading grade LESSON`` (what ``make grade``
   runs), which autogrades, writes the feedback, the table and grades.csv;
-  and the same with ``--no-feedback``, to compare like with like.
+  and the same with ``--no-feedback``, to compare like with like, and with
+  ``--fresh-kernels`` (each kernel a new process, as nbgrader starts them), to
+  show what forking kernels from a warm process adds to running in parallel.
 
-Both are fresh processes with the same settings (the course's
-nbgrader_config.py) and one BLAS thread per process. It prints both times,
-the speed-up, the time per submission, and whether both gave every
+All are fresh processes with the same settings (the course's
+nbgrader_config.py) and one BLAS thread per process; with ``--repeats R``
+the four runs take turns R times and the medians are reported, next to every
+round's figures. It prints the times, the speed-ups, the time per
+submission, the CPU the machine used, and whether every run gave every
 submission the same autograded score.
 """
 
@@ -21,8 +26,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -93,26 +98,23 @@ def _machine_busy() -> float:
     return (sum(fields) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-def _our_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # every finished descendant
-    return usage.ru_utime + usage.ru_stime
-
-
 @dataclass
 class Run:
     wall: float
-    cpu: float  # CPU seconds of the command and everything it started
-    others: float  # CPU seconds other processes of the machine took meanwhile
+    cpu: float  # CPU seconds the whole machine used meanwhile (the command, and anything else)
 
     def __add__(self, other):
-        return Run(self.wall + other.wall, self.cpu + other.cpu, self.others + other.others)
+        return Run(self.wall + other.wall, self.cpu + other.cpu)
 
 
 def timed(command: list[str], cwd: Path, env: dict) -> Run:
-    busy, cpu, start = _machine_busy(), _our_cpu(), time.perf_counter()
+    busy, start = _machine_busy(), time.perf_counter()
     subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wall, cpu = time.perf_counter() - start, _our_cpu() - cpu
-    return Run(wall, cpu, max(0.0, _machine_busy() - busy - cpu))
+    return Run(time.perf_counter() - start, _machine_busy() - busy)
+
+
+def median_run(runs: list[Run]) -> Run:
+    return Run(statistics.median(r.wall for r in runs), statistics.median(r.cpu for r in runs))
 
 
 def autograded_scores(course: Path, lesson: str) -> dict[str, float]:
@@ -137,19 +139,18 @@ def main() -> int:
     parser.add_argument(
         "--lesson", default="03-activation", choices=sorted(EXERCISES), help="default: %(default)s"
     )
-    parser.add_argument("--workers", type=int, default=cores(), help="default: the cores")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="default: as make grade (%(default)s: its default)"
+    )
+    parser.add_argument("--repeats", type=int, default=1, help="rounds (default: %(default)s)")
     parser.add_argument("--cell-timeout", type=int, default=60, help="default: %(default)s s")
     parser.add_argument("--keep", action="store_true", help="keep the scratch courses")
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="cnnlab-bench-grading-"))
-    serial_course = make_course(scratch / "serial", [args.lesson], cell_timeout=args.cell_timeout)
-    release(Course.find(serial_course), log=lambda *_: None)
-    kinds = make_submissions(serial_course, args.lesson, args.n)
-    parallel_course = scratch / "parallel"
-    shutil.copytree(serial_course, parallel_course)
-    bare_course = scratch / "parallel-no-feedback"
-    shutil.copytree(serial_course, bare_course)
+    template = make_course(scratch / "template", [args.lesson], cell_timeout=args.cell_timeout)
+    release(Course.find(template), log=lambda *_: None)
+    kinds = make_submissions(template, args.lesson, args.n)
 
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -160,45 +161,66 @@ def main() -> int:
         f"{args.n} submissions of {args.lesson}: "
         + ", ".join(f"{v} {k}" for k, v in counts.items())
     )
-    print(f"{os.cpu_count()} cores, load average {load:.2f} at the start")
+    print(f"{cores()} cores, load average {load:.2f} at the start, {args.repeats} round(s)")
 
     nbgrader = str(BIN / "nbgrader")
-    autograde = timed([nbgrader, "autograde", args.lesson], serial_course, env)
-    feedback = timed([nbgrader, "generate_feedback", args.lesson], serial_course, env)
-    serial = autograde + feedback
     grade = [sys.executable, "-m", "cnnlab.grading", "grade", args.lesson]
-    workers = ["--workers", str(args.workers)]
-    parallel = timed([*grade, *workers], parallel_course, env)
-    bare = timed([*grade, *workers, "--no-feedback"], bare_course, env)
+    workers = ["--workers", str(args.workers)] if args.workers else []
+    labels = {
+        "autograde": "nbgrader autograde (serial)",
+        "serial": "  + nbgrader generate_feedback",
+        "grade": f"make grade ({args.workers or cores()} workers)",
+        "bare": "make grade --no-feedback",
+        "fresh": "make grade --fresh-kernels",
+    }
+    runs: dict[str, list[Run]] = {key: [] for key in labels}
+    courses = {}
+    for round_ in range(args.repeats):  # the four runs in turn, each on a fresh copy
+        for key in ("serial", "grade", "bare", "fresh"):
+            courses[key] = scratch / f"{key}-{round_}"
+            shutil.copytree(template, courses[key])
+        autograde = timed([nbgrader, "autograde", args.lesson], courses["serial"], env)
+        feedback = timed([nbgrader, "generate_feedback", args.lesson], courses["serial"], env)
+        runs["autograde"].append(autograde)
+        runs["serial"].append(autograde + feedback)
+        runs["grade"].append(timed([*grade, *workers], courses["grade"], env))
+        runs["bare"].append(timed([*grade, *workers, "--no-feedback"], courses["bare"], env))
+        runs["fresh"].append(timed([*grade, *workers, "--fresh-kernels"], courses["fresh"], env))
 
     n = args.n
     print()
-    print(f"{'':<34}{'wall':>8}{'per submission':>16}{'CPU':>9}{'others':>9}")
-    rows = [
-        ("nbgrader autograde (serial)", autograde),
-        ("  + nbgrader generate_feedback", serial),
-        (f"cnnlab grade ({args.workers} workers)", parallel),
-        ("cnnlab grade --no-feedback", bare),
-    ]
-    for label, run in rows:
-        print(
-            f"{label:<34}{run.wall:>7.1f}s{run.wall / n:>15.2f}s{run.cpu:>8.1f}s{run.others:>8.1f}s"
-        )
-    print("(CPU: CPU seconds of the command and its processes; others: CPU seconds the")
-    print(" machine's other processes took meanwhile, which the parallel run competes with)")
+    print(f"{'':<34}{'wall':>8}{'per submission':>16}{'machine CPU':>13}   every round (wall)")
+    best = {key: median_run(value) for key, value in runs.items()}
+    for key, label in labels.items():
+        run = best[key]
+        each = " ".join(f"{r.wall:.1f}" for r in runs[key])
+        print(f"{label:<34}{run.wall:>7.1f}s{run.wall / n:>15.2f}s{run.cpu:>12.1f}s   {each}")
+    print("(medians over the rounds; machine CPU: CPU seconds every process of the machine")
+    print(" used during the run, so run it on an otherwise idle machine)")
     print()
-    print(f"grade against autograde + feedback:          {serial.wall / parallel.wall:.2f}x")
-    print(f"grade --no-feedback against autograde:       {autograde.wall / bare.wall:.2f}x")
-    print(f"grade (with feedback) against autograde:     {autograde.wall / parallel.wall:.2f}x")
-    print(f"cores busy with grade, on average:           {parallel.cpu / parallel.wall:.2f}")
+    ratios = [
+        ("make grade against autograde + feedback:", "serial", "grade"),
+        ("make grade --no-feedback against autograde:", "autograde", "bare"),
+        ("make grade (with feedback) against autograde:", "autograde", "grade"),
+        ("make grade --fresh-kernels against autograde + feedback:", "serial", "fresh"),
+    ]
+    for text, slow, fast in ratios:
+        each = " ".join(
+            f"{a.wall / b.wall:.2f}" for a, b in zip(runs[slow], runs[fast], strict=True)
+        )
+        print(f"{text:<58}{best[slow].wall / best[fast].wall:.2f}x   (rounds: {each})")
+    busy = best["grade"].cpu / best["grade"].wall
+    print(f"{'cores busy during make grade, on average:':<58}{busy:.2f}")
 
-    serial_scores = autograded_scores(serial_course, args.lesson)
-    parallel_scores = autograded_scores(parallel_course, args.lesson)
-    bare_scores = autograded_scores(bare_course, args.lesson)
+    serial_scores = autograded_scores(courses["serial"], args.lesson)
+    parallel_scores = autograded_scores(courses["grade"], args.lesson)
+    bare_scores = autograded_scores(courses["bare"], args.lesson)
+    fresh_scores = autograded_scores(courses["fresh"], args.lesson)
+    every = (serial_scores, parallel_scores, bare_scores, fresh_scores)
     differ = {
-        s: (serial_scores.get(s), parallel_scores.get(s), bare_scores.get(s), kinds[s])
+        s: (*(scores.get(s) for scores in every), kinds[s])
         for s in kinds
-        if not serial_scores.get(s, 0.0) == parallel_scores.get(s, 0.0) == bare_scores.get(s, 0.0)
+        if len({scores.get(s, 0.0) for scores in every}) > 1
     }
     print(f"same autograded score for every submission: {differ or 'yes'}")
     if args.keep:

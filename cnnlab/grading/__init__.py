@@ -15,7 +15,9 @@ From the command line: ``python -m cnnlab.grading release|workcopy|grade|selfgra
 ``selfgrade``. The modules: :mod:`~cnnlab.grading.course` (folders, release,
 working copy), :mod:`~cnnlab.grading.preprocessors` (what nbgrader_config.py
 adds to nbgrader), :mod:`~cnnlab.grading.worker` (one submission),
-:mod:`~cnnlab.grading.pool` (the processes), :mod:`~cnnlab.grading.batch`
+:mod:`~cnnlab.grading.pool` (the processes), :mod:`~cnnlab.grading.prefork`
+(kernels forked from a warm process), :mod:`~cnnlab.grading.guard` (what
+keeps a submission from replacing the checks), :mod:`~cnnlab.grading.batch`
 (the class, the gradebook, the reports).
 """
 

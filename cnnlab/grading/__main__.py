@@ -69,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-feedback", action="store_false", dest="feedback", help="make no HTML feedback"
     )
+    p.add_argument(
+        "--fresh-kernels",
+        action="store_false",
+        dest="prefork",
+        help="start each kernel as a new process, as nbgrader does (default: fork a warm one)",
+    )
 
     p = commands.add_parser("record", help="record results saved by grade --results elsewhere")
     p.add_argument("results", nargs="+", type=Path, help="files written by grade --results")
@@ -117,6 +123,7 @@ def _grade(course: Course, args) -> int:
             args.students,
             shard=args.shard,
             feedback=args.feedback,
+            prefork=args.prefork,
             workers=args.workers or None,
             time_limit=args.time_limit,
             progress=progress,

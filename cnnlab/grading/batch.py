@@ -131,7 +131,15 @@ def stopped_result(course: Course, gb: Gradebook, done: pool.Done) -> dict:
     return failed_result(task, status, done.problem, cells)
 
 
-def _run(course: Course, gb: Gradebook, tasks: list[Task], *, workers: int, time_limit: float):
+def _run(
+    course: Course,
+    gb: Gradebook,
+    tasks: list[Task],
+    *,
+    workers: int,
+    time_limit: float,
+    prefork: bool = True,
+):
     """Grade the tasks on the pool; yield each result (a dict) as it comes.
 
     ``gb`` is the course's gradebook, open in this process: the workers never
@@ -139,7 +147,7 @@ def _run(course: Course, gb: Gradebook, tasks: list[Task], *, workers: int, time
     """
     with tempfile.TemporaryDirectory(prefix="cnnlab-grade-") as tmp:
         template = template_gradebook(course, Path(tmp) / "template.db")
-        args = (str(course.root), str(template))
+        args = (str(course.root), str(template), prefork)
         try:
             for done in pool.run(
                 tasks, Grader, args, workers=workers, time_limit=time_limit, log_dir=Path(tmp)
@@ -188,6 +196,7 @@ def grade(
     *,
     shard: tuple[int, int] | None = None,
     feedback: bool = True,
+    prefork: bool = True,
     workers: int | None = None,
     time_limit: float = DEFAULT_TIME_LIMIT,
     progress: Callable[[dict], None] | None = None,
@@ -201,7 +210,9 @@ def grade(
     ``feedback/<student>/<lesson>/``, its grades into the gradebook. A
     submission that cannot be graded (missing, not a notebook, over the time
     limit, ...) scores 0 and says why in its ``notes``; the batch goes on.
-    Returns one result per submission (see :mod:`~cnnlab.grading.worker`).
+    Kernels are forked from a warm process (:mod:`~cnnlab.grading.prefork`)
+    unless ``prefork=False``. Returns one result per submission (see
+    :mod:`~cnnlab.grading.worker`).
     """
     tasks = find_submissions(course, lessons, students, shard, feedback=feedback)
     if not tasks:
@@ -215,7 +226,9 @@ def grade(
     )
     results = []
     with Gradebook(course.db_url, course.course_id) as gb:
-        for result in _run(course, gb, tasks, workers=workers, time_limit=time_limit):
+        for result in _run(
+            course, gb, tasks, workers=workers, time_limit=time_limit, prefork=prefork
+        ):
             try:
                 record(gb, result)
             except Exception as error:  # one bad record must not stop the batch

@@ -11,7 +11,8 @@ the course's gradebook afterwards, one at a time. For each :class:`Task` it
 2. notes any locked cell the learner edited (nbgrader grades with the original);
 3. runs ``nbgrader autograde`` and ``nbgrader generate_feedback`` with the
    course's settings (per-cell timeout, :class:`~.preprocessors.GuardedExecute`,
-   :class:`~.preprocessors.HideHiddenTests`);
+   :class:`~.preprocessors.HideHiddenTests`), the kernel forked from the
+   grader's warm zygote (:mod:`~cnnlab.grading.prefork`);
 4. returns a :class:`dict` with the score, outcome and first lines of feedback
    of every graded cell, and copies the graded notebook and the HTML feedback
    where the task says.
@@ -22,6 +23,7 @@ from __future__ import annotations
 import html
 import os
 import shutil
+import sys
 import tempfile
 import time
 import traceback
@@ -29,9 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+from jupyter_client.provisioning import KernelProvisionerFactory
 from nbgrader.api import Gradebook, MissingEntry
 
 from cnnlab.grading.course import Course
+from cnnlab.grading.prefork import Zygote
 from cnnlab.grading.preprocessors import GUARD_NOTE, hidden_lines, scrub_outputs
 
 __all__ = ["Grader", "Task", "cell_labels", "failed_result"]
@@ -168,7 +172,7 @@ def write_failure_feedback(folder: str | None, notebooks: list[str], message: st
 class Grader:
     """Grades submissions one at a time in a private scratch course."""
 
-    def __init__(self, course_root: str, template_db: str):
+    def __init__(self, course_root: str, template_db: str, prefork: bool = True):
         # One BLAS thread per kernel: the workers already keep every core busy.
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(var, "1")
@@ -189,6 +193,9 @@ class Grader:
         where.db_url = self.db_url
         config.Exchange.root = str(self.root / "exchange")
         self.api = self.course.api(config)
+        if prefork:  # kernels forked from a warm process, started now (cnnlab.grading.prefork)
+            KernelProvisionerFactory.instance().default_provisioner_name = "cnnlab-prefork"
+            Zygote.for_python(sys.executable)
         self._released = {}
 
     def close(self) -> None:

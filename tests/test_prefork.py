@@ -1,0 +1,131 @@
+"""Kernels forked from a warm zygote (cnnlab.grading.prefork), driven by jupyter_client.
+
+The grader starts every submission's kernel this way; these tests hold it to
+what a fresh kernel gives: a kernel that works, that an interrupt stops and a
+kill ends, and that starts clean however the previous one left its modules.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import signal
+import sys
+import time
+
+import psutil
+import pytest
+from jupyter_client.manager import KernelManager
+from jupyter_client.provisioning import KernelProvisionerFactory
+
+from cnnlab.grading.prefork import ForkedKernel, PreforkProvisioner, _forkable
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="forking needs os.fork")
+
+
+@pytest.fixture
+def prefork():
+    """Kernels started in this test come from the zygote; the usual way again afterwards."""
+    factory = KernelProvisionerFactory.instance()
+    before = factory.default_provisioner_name
+    factory.default_provisioner_name = "cnnlab-prefork"
+    started = []
+
+    def start():
+        km = KernelManager(kernel_name="python3")
+        km.start_kernel(extra_arguments=["--HistoryManager.hist_file=:memory:"])
+        kc = km.client()
+        kc.start_channels()
+        kc.wait_for_ready(timeout=60)
+        started.append((km, kc))
+        return km, kc
+
+    yield start
+    for km, kc in started:
+        kc.stop_channels()
+        if km.is_alive():
+            km.shutdown_kernel(now=True)
+    factory.default_provisioner_name = before
+
+
+def value(kc, code: str, expression: str):
+    reply = kc.execute_interactive(
+        code, user_expressions={"v": expression}, timeout=60, output_hook=lambda msg: None
+    )
+    assert reply["content"]["status"] == "ok", reply["content"]
+    return ast.literal_eval(reply["content"]["user_expressions"]["v"]["data"]["text/plain"])
+
+
+def test_a_forked_kernel_runs_code_with_cnnlab_already_imported(prefork):
+    km, kc = prefork()
+    assert isinstance(km.provisioner, PreforkProvisioner)
+    assert isinstance(km.provisioner.process, ForkedKernel)
+    pid = value(kc, "import os", "os.getpid()")
+    assert pid == km.provisioner.pid != os.getpid()
+    assert value(kc, "import sys", "'cnnlab.checks' in sys.modules")  # preloaded, not imported
+    assert (
+        value(kc, "import cnnlab, numpy as np", "float(cnnlab.relu(np.array([-1.0, 2.0])).sum())")
+        == 2.0
+    )
+    zygote = psutil.Process(pid).parent()
+    assert "cnnlab.grading.prefork" in " ".join(zygote.cmdline())
+
+
+def test_each_kernel_starts_clean_whatever_the_last_one_did(prefork):
+    _, first = prefork()
+    value(
+        first,
+        "import cnnlab, cnnlab.checks, numpy\n"
+        "cnnlab.LEFT_BEHIND = 1\n"
+        "cnnlab.checks.check_relu = None\n"
+        "numpy.allclose = None\n",
+        "1",
+    )
+    _, second = prefork()
+    assert value(second, "import cnnlab", "hasattr(cnnlab, 'LEFT_BEHIND')") is False
+    assert value(second, "import cnnlab.checks", "callable(cnnlab.checks.check_relu)")
+    assert value(second, "import numpy", "numpy.allclose(1.0, 1.0)")
+
+
+def test_an_interrupt_stops_a_cell_and_a_kill_ends_the_kernel(prefork):
+    km, kc = prefork()
+    msg_id = kc.execute("import time\ntime.sleep(60)")
+    time.sleep(1.0)
+    start = time.monotonic()
+    km.interrupt_kernel()
+    while True:
+        reply = kc.get_shell_msg(timeout=30)
+        if reply["parent_header"].get("msg_id") == msg_id:
+            break
+    assert reply["content"]["status"] == "error"
+    assert reply["content"]["ename"] == "KeyboardInterrupt"
+    assert time.monotonic() - start < 10
+    assert value(kc, "x = 41", "x + 1") == 42  # still alive after the interrupt
+
+    pid = km.provisioner.pid
+    km.shutdown_kernel(now=True)
+    assert not km.is_alive()
+    assert ForkedKernel(pid).poll() is not None  # gone, or a zombie about to be reaped
+
+
+def test_a_kernel_that_exits_is_seen_dead(prefork):
+    km, kc = prefork()
+    kc.execute("import os\nos._exit(3)")
+    for _ in range(100):
+        if not km.is_alive():
+            break
+        time.sleep(0.05)
+    assert not km.is_alive()
+
+
+def test_only_python_kernels_of_ipykernel_are_forked():
+    assert _forkable([sys.executable, "-m", "ipykernel_launcher", "-f", "c.json"])
+    assert not _forkable([sys.executable, "-m", "other_kernel", "-f", "c.json"])
+    assert not _forkable(["ijulia", "c.json"])
+
+
+def test_a_forked_kernel_handle_reports_signals_to_a_dead_process_quietly():
+    kernel = ForkedKernel(pid=2**22 + 12345)  # no such process
+    assert kernel.poll() == -1
+    kernel.send_signal(signal.SIGTERM)  # nothing to signal: no error
+    assert kernel.wait(timeout=1) == -1
