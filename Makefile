@@ -56,7 +56,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 # Package tests and every lesson executed by nbval, in one run over both cores
-# (--dist loadfile keeps the cells of a notebook together in one kernel).
+# (--dist loadfile keeps the cells of a notebook together in one kernel); the
+# slowest tests are listed at the end, to keep an eye on the 10-minute budget.
 unit: export MPLBACKEND = Agg
 # One BLAS thread per test worker: two workers that each spin two OpenBLAS
 # threads on two cores slow each other down several times over.
@@ -64,7 +65,7 @@ unit: export OPENBLAS_NUM_THREADS = 1
 unit: export OMP_NUM_THREADS = 1
 unit: export MKL_NUM_THREADS = 1
 unit: $(STAMP)
-	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile $(NBVAL) tests notebooks
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile --durations=12 $(NBVAL) tests notebooks
 
 test: lint unit
 

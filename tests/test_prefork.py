@@ -31,9 +31,10 @@ def prefork():
     factory.default_provisioner_name = "cnnlab-prefork"
     started = []
 
-    def start():
+    def start(cwd=None):
         km = KernelManager(kernel_name="python3")
-        km.start_kernel(extra_arguments=["--HistoryManager.hist_file=:memory:"])
+        where = {} if cwd is None else {"cwd": str(cwd)}
+        km.start_kernel(extra_arguments=["--HistoryManager.hist_file=:memory:"], **where)
         kc = km.client()
         kc.start_channels()
         kc.wait_for_ready(timeout=60)
@@ -69,6 +70,13 @@ def test_a_forked_kernel_runs_code_with_cnnlab_already_imported(prefork):
     )
     zygote = psutil.Process(pid).parent()
     assert "cnnlab.grading.prefork" in " ".join(zygote.cmdline())
+
+
+def test_a_kernel_imports_from_its_own_working_folder(prefork, tmp_path):
+    (tmp_path / "helper_next_to_the_notebook.py").write_text("ANSWER = 42\n")
+    _, kc = prefork(cwd=tmp_path)
+    assert value(kc, "import os", "os.getcwd()") == str(tmp_path)
+    assert value(kc, "import helper_next_to_the_notebook as h", "h.ANSWER") == 42
 
 
 def test_each_kernel_starts_clean_whatever_the_last_one_did(prefork):

@@ -28,6 +28,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psutil
 from jupyter_client.provisioning import LocalProvisioner
@@ -93,6 +94,10 @@ def _become_kernel(request: dict, requests: int, replies: int) -> None:
 
 def serve(requests: int = 0, replies: int = 1) -> None:
     """The zygote's loop: one JSON request per line in, one pid per line out."""
+    # As ipykernel_launcher does: no import from the folder the zygote started in. The
+    # kernel puts "" (its own working folder) back on sys.path when it starts.
+    if sys.path and (sys.path[0] == "" or Path(sys.path[0]) == Path.cwd()):
+        del sys.path[0]
     os.environ.update(KERNEL_ENVIRONMENT)
     for name in PRELOAD:
         __import__(name)
