@@ -5,12 +5,18 @@
   (derandomized, and no example database carried over from earlier runs), so a
   red CI build can be reproduced locally; and no deadline, because a loaded
   2-core CI runner makes timings meaningless.
+* ``verdict_kernels``: for tests that run a lesson only for the verdict of its
+  graded cells, kernels that draw no figure (drawing is most of a short
+  lesson's run time) and are forked from a warm process
+  (cnnlab.grading.prefork). nbval still runs every lesson the usual way: a
+  fresh kernel, every figure drawn.
 """
 
 import matplotlib
 
 matplotlib.use("Agg")
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -23,3 +29,23 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("cnnlab")
+
+
+@pytest.fixture(scope="session")
+def figureless_ipython_dir(tmp_path_factory):
+    """An IPython folder whose kernels make no picture of a figure (no figure format)."""
+    folder = tmp_path_factory.mktemp("ipython")
+    (folder / "profile_default").mkdir()
+    config = "c.InlineBackend.figure_formats = set()\n"
+    (folder / "profile_default" / "ipython_kernel_config.py").write_text(config)
+    return folder
+
+
+@pytest.fixture
+def verdict_kernels(figureless_ipython_dir, monkeypatch):
+    """Kernels started in the test draw no figure and are forked from a warm process."""
+    from jupyter_client.provisioning import KernelProvisionerFactory
+
+    monkeypatch.setenv("IPYTHONDIR", str(figureless_ipython_dir))
+    factory = KernelProvisionerFactory.instance()
+    monkeypatch.setattr(factory, "default_provisioner_name", "cnnlab-prefork")

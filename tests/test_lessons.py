@@ -70,8 +70,21 @@ def generate_student_version(lesson: Path, course: Path) -> Path:
     return course / "release" / lesson.parent.name / lesson.name
 
 
+@pytest.fixture(scope="module")
+def student_versions(tmp_path_factory):
+    """The student version of a lesson, generated once for all the tests of this module."""
+    made = {}
+
+    def student_version(lesson: Path) -> Path:
+        if lesson not in made:
+            made[lesson] = generate_student_version(lesson, tmp_path_factory.mktemp("course"))
+        return made[lesson]
+
+    return student_version
+
+
 @lesson_params
-def test_source_notebook_passes_nbgrader_validate(lesson):
+def test_source_notebook_passes_nbgrader_validate(lesson, verdict_kernels):
     from nbgrader.validator import Validator
 
     results = Validator().validate(str(lesson))
@@ -80,10 +93,10 @@ def test_source_notebook_passes_nbgrader_validate(lesson):
 
 
 @lesson_params
-def test_every_graded_cell_fails_in_the_student_version(lesson, tmp_path):
+def test_every_graded_cell_fails_in_the_student_version(lesson, student_versions, verdict_kernels):
     from nbgrader.validator import Validator
 
-    student = generate_student_version(lesson, tmp_path)
+    student = student_versions(lesson)
     results = Validator(invert=True).validate(str(student))
     passed = [r["source"] for r in results.get("passed", [])]
     assert not passed, f"graded cells that pass without any work in {lesson.name}: {passed}"
@@ -91,8 +104,8 @@ def test_every_graded_cell_fails_in_the_student_version(lesson, tmp_path):
 
 
 @lesson_params
-def test_student_version_carries_no_solution_and_no_hidden_test(lesson, tmp_path):
-    student = generate_student_version(lesson, tmp_path)
+def test_student_version_carries_no_solution_and_no_hidden_test(lesson, student_versions):
+    student = student_versions(lesson)
     text = student.read_text()
     for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "thorough=True"):
         assert marker not in text, f"{marker!r} leaks into the student version of {lesson.name}"
