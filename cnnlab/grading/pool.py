@@ -13,8 +13,8 @@ Workers are forked from a server process that has imported the handler's
 module once (importing nbgrader takes seconds). Each worker builds its
 handler once (``handler_class(*args)``), says it is ready, and then calls it
 on task after task; a task's clock starts when its worker is ready, so a slow
-start never counts against a submission. Its standard output and error, which the kernels
-it starts inherit, go to a log file.
+start never counts against a submission. Its standard output and error,
+which the kernels it starts inherit, go to a log file.
 """
 
 from __future__ import annotations

@@ -193,7 +193,7 @@ class Grader:
         where.db_url = self.db_url
         config.Exchange.root = str(self.root / "exchange")
         self.api = self.course.api(config)
-        if prefork:  # kernels forked from a warm process, started now (cnnlab.grading.prefork)
+        if prefork and hasattr(os, "fork"):  # kernels forked from a warm process, started now
             KernelProvisionerFactory.instance().default_provisioner_name = "cnnlab-prefork"
             Zygote.for_python(sys.executable)
         self._released = {}
