@@ -57,6 +57,7 @@ __all__ = [
     "normal",
     "pair",
     "random_pair",
+    "random_pooling",
     "run",
     "wrong_order",
 ]
@@ -136,6 +137,27 @@ def random_pair(rng: np.random.Generator, low: int, high: int):
     """An int or, half of the time, a pair of ints, in [low, high)."""
     a, b = (int(v) for v in rng.integers(low, high, 2))
     return a if rng.random() < 0.5 else (a, b)
+
+
+def random_pooling(rng: np.random.Generator, count: int = 8):
+    """``count`` random pooling calls for thorough checks: (title, x, kwargs) each.
+
+    A window of 1 to 3 pixels a side, a stride of its own or (3 times in 10) the
+    default, a batch of maps at least one window large, float32 or float64.
+    """
+    for _ in range(count):
+        kernel = random_pair(rng, 1, 4)
+        stride = None if rng.random() < 0.3 else random_pair(rng, 1, 4)
+        kh, kw = pair(kernel)
+        shape = (
+            *(int(v) for v in rng.integers(1, 4, 2)),
+            int(rng.integers(kh, 11)),
+            int(rng.integers(kw, 11)),
+        )
+        dtype = np.float32 if rng.random() < 0.5 else np.float64
+        kwargs = {"kernel_size": kernel} | ({} if stride is None else {"stride": stride})
+        title = f"random, kernel_size {kernel}, stride {stride}, {np.dtype(dtype)}"
+        yield title, distinct(rng, shape, dtype), kwargs
 
 
 #: The name and hint of a gradient with the wrong sign.

@@ -20,7 +20,7 @@ from cnnlab.checks._core import (
     distinct,
     normal,
     pair,
-    random_pair,
+    random_pooling,
     run,
     wrong_order,
 )
@@ -190,19 +190,8 @@ def _pool_backward_cases(thorough: bool, seed: int) -> list[Case]:
         ),
     ]
     if thorough:
-        for _ in range(8):
-            kernel = random_pair(rng, 1, 4)
-            stride = None if rng.random() < 0.3 else random_pair(rng, 1, 4)
-            kh, kw = pair(kernel)
-            shape = (
-                *(int(v) for v in rng.integers(1, 4, 2)),
-                int(rng.integers(kh, 11)),
-                int(rng.integers(kw, 11)),
-            )
-            dtype = F32 if rng.random() < 0.5 else F64
-            kwargs = {"kernel_size": kernel} | ({} if stride is None else {"stride": stride})
-            title = f"random, kernel_size {kernel}, stride {stride}, {np.dtype(dtype)}"
-            cases.append(case(title, distinct(rng, shape, dtype), kwargs))
+        for title, x, kwargs in random_pooling(rng):
+            cases.append(case(title, x, kwargs))
     return cases
 
 

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnlab.checks._core import REF, Case, Check, Mistake, distinct, normal, pair, random_pair, run
+from cnnlab.checks._core import (
+    REF,
+    Case,
+    Check,
+    Mistake,
+    distinct,
+    normal,
+    pair,
+    random_pooling,
+    run,
+)
 
 __all__ = [
     "check_avg_pool2d",
@@ -136,19 +146,8 @@ def _pool_cases(thorough: bool, seed: int) -> list[Case]:
         ),
     ]
     if thorough:
-        for _ in range(8):
-            kernel = random_pair(rng, 1, 4)
-            stride = None if rng.random() < 0.3 else random_pair(rng, 1, 4)
-            kh, kw = pair(kernel)
-            shape = (
-                *(int(v) for v in rng.integers(1, 4, 2)),
-                int(rng.integers(kh, 11)),
-                int(rng.integers(kw, 11)),
-            )
-            dtype = F32 if rng.random() < 0.5 else F64
-            kwargs = {"kernel_size": kernel} | ({} if stride is None else {"stride": stride})
-            title = f"random, kernel_size {kernel}, stride {stride}, {np.dtype(dtype)}"
-            cases.append(Case(title, {"x": distinct(rng, shape, dtype)}, kwargs))
+        for title, x, kwargs in random_pooling(rng):
+            cases.append(Case(title, {"x": x}, kwargs))
     return cases
 
 
