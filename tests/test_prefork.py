@@ -24,11 +24,10 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="forking needs o
 
 
 @pytest.fixture
-def prefork():
+def prefork(monkeypatch):
     """Kernels started in this test come from the zygote; the usual way again afterwards."""
     factory = KernelProvisionerFactory.instance()
-    before = factory.default_provisioner_name
-    factory.default_provisioner_name = "cnnlab-prefork"
+    monkeypatch.setattr(factory, "default_provisioner_name", "cnnlab-prefork")
     started = []
 
     def start(cwd=None):
@@ -46,7 +45,6 @@ def prefork():
         kc.stop_channels()
         if km.is_alive():
             km.shutdown_kernel(now=True)
-    factory.default_provisioner_name = before
 
 
 def value(kc, code: str, expression: str):
