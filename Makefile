@@ -1,6 +1,7 @@
 # cnnlab: two commands do everything on a fresh machine with Python 3.11+ and make.
 #   make lab    set up .venv, then open JupyterLab on your working copy of the lessons
 #   make test   set up .venv, then run everything CI checks
+#   make unit-fast                   the quick package tests only (no lessons, grading, training)
 # Grading (see the README):
 #   make release                     student versions of every lesson into release/
 #   make grade [LESSON=02]           autograde submitted/<student>/<lesson>/ in parallel,
@@ -25,7 +26,7 @@ JOBS ?= 0
 TIME_LIMIT ?= 600
 LESSON ?=
 
-.PHONY: install lab test lint unit bench bench-grading clean release grade selfgrade
+.PHONY: install lab test lint unit unit-fast bench bench-grading clean release grade selfgrade
 
 install: $(STAMP)
 
@@ -58,14 +59,19 @@ lint: $(STAMP)
 # Package tests and every lesson executed by nbval, in one run over both cores
 # (--dist loadfile keeps the cells of a notebook together in one kernel); the
 # slowest tests are listed at the end, to keep an eye on the 10-minute budget.
-unit: export MPLBACKEND = Agg
 # One BLAS thread per test worker: two workers that each spin two OpenBLAS
 # threads on two cores slow each other down several times over.
-unit: export OPENBLAS_NUM_THREADS = 1
-unit: export OMP_NUM_THREADS = 1
-unit: export MKL_NUM_THREADS = 1
+unit unit-fast: export MPLBACKEND = Agg
+unit unit-fast: export OPENBLAS_NUM_THREADS = 1
+unit unit-fast: export OMP_NUM_THREADS = 1
+unit unit-fast: export MKL_NUM_THREADS = 1
 unit: $(STAMP)
 	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile --durations=12 $(NBVAL) tests notebooks
+
+# The package tests without the slow ones (lessons, kernels, grading, training,
+# the other CPUs' BLAS kernels): seconds, for checking a change to ops.py.
+unit-fast: $(STAMP)
+	$(BIN)/python -m pytest -n $(WORKERS) -m "not slow" tests
 
 test: lint unit
 

@@ -49,3 +49,18 @@ def verdict_kernels(figureless_ipython_dir, monkeypatch):
     monkeypatch.setenv("IPYTHONDIR", str(figureless_ipython_dir))
     factory = KernelProvisionerFactory.instance()
     monkeypatch.setattr(factory, "default_provisioner_name", "cnnlab-prefork")
+
+
+#: Whole modules that start kernels, run lessons, grade or run subprocesses.
+SLOW_MODULES = {"test_lessons", "test_grading", "test_guard", "test_prefork", "test_core_types"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark as slow every lesson run by nbval and every test of SLOW_MODULES.
+
+    ``make unit-fast`` deselects them (``-m "not slow"``); ``make test`` runs everything.
+    Single slow tests elsewhere (those that train a network) carry the marker themselves.
+    """
+    for item in items:
+        if item.path.suffix == ".ipynb" or item.path.stem in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)

@@ -94,10 +94,20 @@ def replace_function(nb, name: str, code: str):
 
 
 class Napper:
-    """A pool handler for tests: ``("sleep", s)``, ``("exit", code)``, ``("child", pidfile)``."""
+    """A pool handler for tests: ``("sleep", s)``, ``("exit", code)``, ``("child", pidfile)``,
+    ``("meet", folder)``."""
 
     def __call__(self, task):
         kind, value = task
+        if kind == "meet":  # wait until another task is running too (or give up after 300 s)
+            folder = Path(value)
+            (folder / str(os.getpid())).touch()
+            deadline = time.monotonic() + 300
+            while len(list(folder.iterdir())) < 2:
+                if time.monotonic() > deadline:
+                    return "alone"
+                time.sleep(0.01)
+            return "met"
         if kind == "sleep":
             time.sleep(value)
             return value

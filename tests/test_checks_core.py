@@ -10,7 +10,6 @@ import functools
 import importlib
 import inspect
 import re
-import time
 import types
 import warnings
 
@@ -96,19 +95,15 @@ def test_every_exercise_of_the_course_has_a_check():
 
 
 @pytest.mark.parametrize("name", sorted(ALL_CHECKS))
-def test_a_correct_answer_passes_quickly_with_one_line(name, capsys):
+def test_a_correct_answer_passes_with_one_line(name, capsys):
+    # How long each check takes is measured by benchmarks/bench_checks.py, not asserted.
     check = ALL_CHECKS[name]
-    start = time.perf_counter()
     check(reference_copy(name))
-    visible = time.perf_counter() - start
-    start = time.perf_counter()
     check(reference_copy(name), thorough=True)
-    thorough = time.perf_counter() - start
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2
     assert lines[0].startswith(f"{name}: ") and lines[0].endswith(" checks passed")
     assert lines[1].endswith(" checks passed (thorough)")
-    assert visible < 1.0 and thorough < 3.0
 
 
 def built_check(name, monkeypatch, thorough=False):

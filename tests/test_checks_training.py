@@ -474,6 +474,7 @@ def test_digits_split_sets_the_last_300_training_digits_aside(split):
     assert VALIDATION_SIZE == 300 and PASS_MARK == 0.97
 
 
+@pytest.mark.slow
 def test_a_trained_model_passes_with_its_accuracy(trained, capsys):
     check_digits_model(trained)
     check_digits_model(trained, thorough=True)
@@ -483,6 +484,7 @@ def test_a_trained_model_passes_with_its_accuracy(trained, capsys):
     assert thorough.endswith(", 5/5 checks passed (thorough)")
 
 
+@pytest.mark.slow
 def test_a_training_function_is_called_with_the_training_and_validation_digits(trained, capsys):
     shapes = []
 
@@ -495,6 +497,7 @@ def test_a_training_function_is_called_with_the_training_and_validation_digits(t
     assert capsys.readouterr().out.endswith(", 6/6 checks passed (thorough)\n")
 
 
+@pytest.mark.slow
 def test_the_real_recipe_passes_as_a_function(capsys):
     check_digits_model(train_digits_model)
     assert capsys.readouterr().out.endswith("2/2 checks passed\n")
@@ -526,6 +529,7 @@ def test_a_model_trained_too_briefly_is_told_to_train_longer():
     assert "Train for more epochs" in message
 
 
+@pytest.mark.slow
 def test_the_network_of_lesson_9_section_3_is_told_to_settle_and_train_longer():
     def section_3(x_train, y_train, x_val, y_val):
         init = np.random.default_rng(0)
@@ -550,6 +554,7 @@ def test_the_network_of_lesson_9_section_3_is_told_to_settle_and_train_longer():
     assert "no convolution layer" not in message
 
 
+@pytest.mark.slow
 def test_a_model_that_knows_its_training_digits_better_is_told_to_settle(trained, split):
     x_test, y_test = split[4], split[5]
     wrong = (y_test[:30] + 1) % 10  # 30 test digits answered wrongly: 93.3 % at best
@@ -561,6 +566,7 @@ def test_a_model_that_knows_its_training_digits_better_is_told_to_settle(trained
     assert "no convolution layer" in message  # a Lookup has none
 
 
+@pytest.mark.slow
 def test_a_network_without_convolution_gets_a_hint_and_fails_thorough(trained, split):
     flat = nn.Sequential(nn.Flatten(), nn.Dense(64, 10))
     assert "Your model has no convolution layer" in message_of(check_digits_model, flat)
@@ -594,6 +600,7 @@ def test_thorough_rejects_a_model_that_never_learned_its_training_digits(split):
     assert "Check 4 failed" in message and "of the 1347 training digits" in message
 
 
+@pytest.mark.slow
 def test_thorough_rejects_a_training_function_that_uses_the_test_set(trained):
     x_test = y_test = None  # what the notebook would have as globals
 

@@ -315,7 +315,7 @@ def test_a_cell_that_loops_forever_is_stopped_and_earns_nothing(batch):
         batch, "count_placements"
     )  # earned
     assert any("interrupted" in note for note in result["notes"])
-    assert result["seconds"] < CELL_TIMEOUT + 60
+    assert result["status"] == "graded"  # stopped by the cell timeout, not the pool's limit
 
 
 def test_a_function_that_raises_loses_its_exercise_only(batch):
@@ -328,7 +328,7 @@ def test_a_dead_kernel_scores_nothing_after_it_died(batch):
     result = batch.results["exits", TEMPLATES]
     assert set(batch.scores["exits", TEMPLATES].values()) == {0.0}  # never full marks
     assert any("kernel died" in note for note in result["notes"])
-    assert result["seconds"] < 60
+    assert result["status"] == "graded"  # seen dead at once, not stopped by the pool's limit
     # the same student's other lesson, and everyone else's, are graded as usual
     assert score(batch, "exits", ACTIVATION, "relu") == max_points(batch, ACTIVATION, "relu")
 
@@ -337,7 +337,7 @@ def test_a_loop_that_ignores_the_interrupt_is_stopped_and_earns_nothing(batch):
     result = batch.results["deaf", ACTIVATION]
     assert set(batch.scores["deaf", ACTIVATION].values()) == {0.0}
     assert any("ignored the interrupt" in note for note in result["notes"])
-    assert result["seconds"] < CELL_TIMEOUT + 60
+    assert result["status"] == "graded"  # killed after the cell timeout, not the pool's limit
 
 
 def test_an_edited_or_deleted_test_cell_is_graded_with_the_original(batch):
@@ -400,10 +400,18 @@ def test_a_submission_stopped_by_the_pool_scores_zero_and_says_why(batch, tmp_pa
     assert set(gradebook_scores(batch.course)["slow", TEMPLATES].values()) == {0.0}
 
 
-def test_the_batch_ran_in_parallel_within_bounded_time(batch):
-    work = sum(r["seconds"] for r in batch.results.values())
-    assert batch.seconds < work, "two workers should overlap"
+def test_the_batch_ran_within_its_time_limits(batch):
     assert all(r["seconds"] < TIME_LIMIT for r in batch.results.values())
+
+
+def test_pool_runs_tasks_at_the_same_time(tmp_path):
+    """Each task waits until the other has started: only two workers at once can finish."""
+    meeting = tmp_path / "meeting"
+    meeting.mkdir()
+    tasks = [("meet", str(meeting))] * 2
+    done = list(grading_pool.run(tasks, Napper, (), workers=2, time_limit=600, log_dir=tmp_path))
+    assert [d.result for d in done] == ["met", "met"]
+    assert len(list(meeting.iterdir())) == 2  # two processes
 
 
 # ----------------------------------------------------------------- feedback
@@ -548,16 +556,15 @@ def test_selfgrade_reports_points_and_where_to_look(batch, tmp_path):
 def test_pool_stops_a_task_at_its_time_limit_and_survives_a_dying_worker(tmp_path):
     pidfile = tmp_path / "grandchild.pid"
     tasks = [("sleep", 0.1), ("child", str(pidfile)), ("exit", 3), ("sleep", 0.2)]
-    start = time.monotonic()
     done = list(grading_pool.run(tasks, Napper, (), workers=2, time_limit=3, log_dir=tmp_path))
-    assert time.monotonic() - start < 60
     by_task = {d.task: d for d in done}
     assert by_task["sleep", 0.1].result == 0.1 and by_task["sleep", 0.2].result == 0.2
     stopped = by_task["child", str(pidfile)]
-    assert "limit" in stopped.problem and 3 <= stopped.seconds < 15
+    assert "limit" in stopped.problem and stopped.seconds >= 3  # never stopped early
     assert "died" in by_task["exit", 3].problem
     grandchild = int(pidfile.read_text())
-    for _ in range(50):  # killed with its parent, though in a session of its own
+    deadline = time.monotonic() + 120  # killed with its parent, though in a session of its own
+    while time.monotonic() < deadline:
         if not Path(f"/proc/{grandchild}").exists() or _zombie(grandchild):
             break
         time.sleep(0.1)

@@ -566,6 +566,7 @@ def test_fit_stops_when_the_loss_becomes_nan(digits):
         fit(model, x_train, y_train, epochs=5, lr=10.0, progress=False)
 
 
+@pytest.mark.slow
 def test_the_small_cnn_reaches_97_percent_on_the_digits_reproducibly(digits):
     """The lesson-9 recipe: 10 epochs of SGD with momentum, batches of 32."""
     x_train, y_train, x_test, y_test = digits

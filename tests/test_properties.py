@@ -9,16 +9,21 @@ import math
 
 import numpy as np
 import oracle
+import tolerance
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from numpy.testing import assert_allclose, assert_array_equal
+from tolerance import assert_close
 
 from cnnlab import grads, ops
 
 # Bounded, finite values; subnormals only add noise to tolerance arithmetic.
 VALUES = st.floats(-10, 10, allow_nan=False, allow_infinity=False, allow_subnormal=False)
 SCALARS = st.floats(-3, 3, allow_nan=False, allow_infinity=False, allow_subnormal=False)
+
+
+F64 = np.float64
 
 
 def arrays(shape, elements=VALUES):
@@ -108,13 +113,14 @@ def test_conv2d_and_its_backward_match_the_oracle_on_any_valid_setup(setup, data
     x, weight = data.draw(arrays(x_shape)), data.draw(arrays(w_shape))
     bias = data.draw(arrays((w_shape[0],)))
     out = ops.conv2d(x, weight, bias, stride=stride, padding=padding)
-    size = magnitude(x, weight, stride, padding) + 10
-    assert_allclose(out, oracle.conv2d(x, weight, bias, stride, padding), atol=1e-13 * size)
+    bound = tolerance.conv2d_bound(x, weight, bias, stride, padding, F64)
+    assert_close(out, oracle.conv2d(x, weight, bias, stride, padding), bound, F64)
     dout = data.draw(arrays(out.shape))
     ours = grads.conv2d_backward(dout, x, weight, stride=stride, padding=padding)
     theirs = oracle.conv2d_backward(dout, x, weight, stride, padding)
-    for got, expected in zip(ours, theirs, strict=True):
-        assert_allclose(got, expected, atol=1e-13 * size * max(1.0, np.abs(dout).sum()))
+    bounds = tolerance.conv2d_backward_bounds(dout, x, weight, stride, padding, F64)
+    for got, expected, bound in zip(ours, theirs, bounds, strict=True):
+        assert_close(got, expected, bound, F64)
 
 
 @given(setup=pool_setups(), data=st.data())
@@ -123,12 +129,14 @@ def test_pooling_and_its_backward_match_the_oracle_on_any_valid_setup(setup, dat
     x = data.draw(arrays(x_shape))
     for name in ["max_pool2d", "avg_pool2d"]:
         out = getattr(ops, name)(x, kernel_size, stride)
-        assert_allclose(out, getattr(oracle, name)(x, kernel_size, stride), atol=1e-12)
+        bound = tolerance.pool_bound(name, x, kernel_size, stride, F64)
+        assert_close(out, getattr(oracle, name)(x, kernel_size, stride), bound, F64)
         dout = data.draw(arrays(out.shape))
         backward = name + "_backward"
         expected = getattr(oracle, backward)(dout, x, kernel_size, stride)
         got = getattr(grads, backward)(dout, x, kernel_size, stride)
-        assert_allclose(got, expected, atol=1e-11)
+        bound = tolerance.pool_backward_bound(name, dout, x, kernel_size, stride, F64)
+        assert_close(got, expected, bound, F64)
 
 
 @given(setup=conv_setups())
