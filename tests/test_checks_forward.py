@@ -180,7 +180,7 @@ def ceil_conv2d(x, weight, bias=None, stride=1, padding=0):
     sh, sw = pair(stride)
     ph, pw = pair(padding)
     extra = np.pad(x, ((0, 0), (0, 0), (ph, ph + sh), (pw, pw + sw)))
-    full = cnnlab.conv2d(extra, weight, bias, (sh, sw))
+    full = oracle.conv2d(extra, weight, bias, (sh, sw))
     ho = -(-(x.shape[2] + 2 * ph - weight.shape[2]) // sh) + 1
     wo = -(-(x.shape[3] + 2 * pw - weight.shape[3]) // sw) + 1
     return full[:, :, :ho, :wo]
@@ -244,7 +244,7 @@ def ceil_correlate2d(image, kernel, stride=1, padding=0):
     sh, sw = pair(stride)
     ph, pw = pair(padding)
     image = np.pad(image, ((ph, ph + sh), (pw, pw + sw)))
-    full = cnnlab.correlate2d(image, kernel, (sh, sw))
+    full = oracle.correlate2d(image, kernel, (sh, sw))
     height, width = image.shape[0] - sh, image.shape[1] - sw
     ho = -(-(height - kernel.shape[0]) // sh) + 1
     wo = -(-(width - kernel.shape[1]) // sw) + 1
@@ -611,7 +611,6 @@ def test_allowed_helpers_are_named_when_delegation_is_refused():
         lambda image, kernel, stride=1, padding=0: cnnlab.conv2d(
             image[None, None], kernel[None, None], stride=stride, padding=padding
         )[0, 0],
-        thorough=True,
     )
-    assert "calls cnnlab's own conv2d (cnnlab.ops.conv2d)" in message
+    assert "uses cnnlab's own cnnlab.conv2d" in message
     assert "You may use numpy, and cnnlab.output_size." in message

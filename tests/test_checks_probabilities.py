@@ -255,5 +255,5 @@ def test_which_cnnlab_helpers_thorough_mode_allows(check, fn, allowed, capsys):
         assert "(thorough)" in capsys.readouterr().out
     else:
         message = message_of(check, fn, thorough=True)
-        assert "calls cnnlab's own" in message
-        assert "write your own implementation" in message
+        assert "uses cnnlab's own" in message
+        assert "write it yourself" in message

@@ -16,15 +16,25 @@ whatever goes wrong into a message a learner can act on, in this order:
 4. an input changed in place;
 5. a dtype that is not the one the contract asks for.
 
-The wording lives in :mod:`~cnnlab.checks._compare`. With ``thorough=True``
-the reference functions listed in ``Check.forbidden`` are armed with a
-tripwire for the duration of every call (:mod:`~cnnlab.checks._reference`),
-so an answer that merely calls cnnlab's own implementation, under any name,
-is caught.
+The wording lives in :mod:`~cnnlab.checks._compare`. Before any case, the
+learner's source is read (:mod:`~cnnlab.checks._source`) and during every
+call what it calls is watched (:class:`~cnnlab.checks._reference.Watch`):
+an answer that uses cnnlab's own implementation (``Check.uses`` lists the
+cnnlab helpers an exercise may use), a library the course rules out, or code
+that hides what runs fails in the visible check already. ``thorough=True``
+only adds randomised cases (drawn from a secret seed when grading:
+:func:`hidden_seed`).
+
+When grading, the learner's function runs in a sandboxed kernel: :func:`run`
+gets a :class:`Remote` stand-in, and calls it on each case as it would call
+the function. Everything else, the cases, the comparison and every word of
+the message, happens here, outside the learner's reach.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import copy
 import functools
 import inspect
@@ -45,15 +55,24 @@ from cnnlab.checks._compare import (
     low_precision,
     what,
 )
-from cnnlab.checks._reference import REF, Tripwire, restore_references
+from cnnlab.checks._reference import REF, Watch
+from cnnlab.checks._source import Finding, Rules, function_findings
 
 __all__ = [
     "REF",
     "SIGN",
     "Case",
     "Check",
+    "CheckFailure",
     "Mistake",
+    "Outcome",
+    "Remote",
+    "allowed_sentence",
+    "call_locally",
+    "changed_inputs",
     "distinct",
+    "extra_rng",
+    "hidden_seed",
     "normal",
     "pair",
     "random_pair",
@@ -110,8 +129,8 @@ class Check:
     returns: str = "array"  # "array", "number", "int" or "tuple"
     parts: tuple = ()  # the names of the returned tuple's items, e.g. ("dx", "dweight", "dbias")
     layout: object = ""  # e.g. "(N, F, Ho, Wo)"; a tuple of layouts for a tuple result
-    forbidden: tuple = ()  # cnnlab functions that thorough mode does not allow fn to call
-    allowed: str = ""  # what fn may use instead, said in the delegation message
+    uses: tuple = ()  # the cnnlab functions fn may call (by name, e.g. "output_size")
+    tidy: Callable | None = None  # applied to what fn returns before it is compared
 
 
 # ------------------------------------------------- helpers for building checks
@@ -178,39 +197,117 @@ def wrong_order(expected: tuple, parts: tuple) -> Iterable[Mistake]:
 # ------------------------------------------------------------------------ running
 
 
+class CheckFailure(AssertionError):
+    """A check's verdict: the message, and nothing of the checker's own code.
+
+    In a notebook IPython shows ``_render_traceback_()`` instead of the
+    traceback: the line of the learner's cell that called the check, then
+    the message. The frames inside :mod:`cnnlab.checks` are noise to a learner.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        lines = []
+        for frame in traceback.extract_tb(self.__traceback__):
+            if not frame.filename.startswith(_PACKAGE) and frame.line:
+                lines = [f"{frame.line.strip()}  (line {frame.lineno} of this cell)"]
+        return [*lines, f"{type(self).__name__}: {self}"]
+
+
+#: cnnlab's own folder: frames in it are the checker's, not the learner's.
+_PACKAGE = os.path.dirname(os.path.abspath(cnnlab.__file__)) + os.sep
+
+#: When grading, the seed of the randomised cases that ``thorough=True`` adds
+#: (None: the fixed seeds every learner sees). Set by :func:`hidden_seed`.
+_HIDDEN_SEED: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "cnnlab_hidden_seed", default=None
+)
+
+
+@contextlib.contextmanager
+def hidden_seed(seed: int | None):
+    """Draw the randomised cases of ``thorough=True`` from ``seed`` for a while.
+
+    The grader uses a secret seed, so that no answer can carry a table of the
+    hidden cases' answers; the visible cases stay the ones the learner saw.
+    """
+    token = _HIDDEN_SEED.set(seed)
+    try:
+        yield
+    finally:
+        _HIDDEN_SEED.reset(token)
+
+
+def extra_rng(rng: np.random.Generator) -> np.random.Generator:
+    """The generator of a check's randomised thorough cases: ``rng``, unless grading."""
+    seed = _HIDDEN_SEED.get()
+    if seed is None:
+        return rng
+    return np.random.default_rng([seed, int(rng.integers(2**32))])
+
+
 @dataclass
-class _Outcome:
+class Outcome:
+    """What one call of the learner's function did, as plain facts.
+
+    ``where`` is the line of the learner's code that raised, ``called`` the
+    cnnlab functions it called that the exercise does not allow (see
+    :class:`~cnnlab.checks._reference.Watch`).
+    """
+
     got: object = None
     error: Exception | None = None
     changed: list = field(default_factory=list)
+    where: str = ""
+    called: list = field(default_factory=list)
+
+
+class Remote:
+    """The learner's function when it runs somewhere else (a grading kernel).
+
+    :func:`run` calls :meth:`call` instead of the function; the answer comes
+    back as plain data (see :mod:`cnnlab.grading.remote`). ``findings`` are
+    what reading the learner's notebook found (:mod:`~cnnlab.checks._source`).
+    """
+
+    name = "your function"
+    findings: tuple = ()
+
+    def call(self, case: Case, allowed: tuple) -> Outcome:  # pragma: no cover - interface
+        raise NotImplementedError
 
 
 def _fresh(value):
     return value.copy() if isinstance(value, np.ndarray) else copy.deepcopy(value)
 
 
-def _call(fn, case: Case, tripwire: Tripwire | None) -> _Outcome:
-    args = [_fresh(v) for v in case.args.values()]
-    kwargs = {k: _fresh(v) for k, v in case.kwargs.items()}
-    outcome = _Outcome()
-    try:
-        with np.errstate(all="ignore"):
-            if tripwire is None:
-                outcome.got = fn(*args, **kwargs)
-            else:
-                with tripwire:
-                    outcome.got = fn(*args, **kwargs)
-    except Exception as error:  # the learner's code failed: that is feedback, not a crash
-        outcome.error = error
-    passed = dict(zip(case.args, args, strict=True)) | kwargs
+def changed_inputs(case: Case, passed: dict) -> list[str]:
+    """The arrays of ``case`` that are not what they were after the call."""
+    changed = []
     for name, original in case.inputs().items():
-        now = passed[name]
+        now = passed.get(name)
         if isinstance(original, np.ndarray) and not (
             isinstance(now, np.ndarray)
             and now.shape == original.shape
             and np.array_equal(now, original, equal_nan=original.dtype.kind == "f")
         ):
-            outcome.changed.append(name)
+            changed.append(name)
+    return changed
+
+
+def call_locally(fn, case: Case, allowed: tuple = ()) -> Outcome:
+    """Call ``fn`` on fresh copies of the case's inputs, watching what it calls."""
+    args = [_fresh(v) for v in case.args.values()]
+    kwargs = {k: _fresh(v) for k, v in case.kwargs.items()}
+    outcome = Outcome()
+    watch = Watch(allowed)
+    try:
+        with np.errstate(all="ignore"), watch:
+            outcome.got = fn(*args, **kwargs)
+    except Exception as error:  # the learner's code failed: that is feedback, not a crash
+        outcome.error = error
+        outcome.where = _where(error, fn)
+    outcome.called = watch.called
+    outcome.changed = changed_inputs(case, dict(zip(case.args, args, strict=True)) | kwargs)
     return outcome
 
 
@@ -257,38 +354,62 @@ def _signature_hint(check: Check, error: Exception) -> str:
     return ""
 
 
+def allowed_sentence(uses: tuple) -> str:
+    """What an exercise may use: numpy, and the cnnlab helpers in ``uses``."""
+    if not uses:
+        return "You may use numpy (and plain Python)."
+    names = [f"cnnlab.{name}" for name in uses]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" or {names[-1]}"
+    return f"You may use numpy, and {listed}."
+
+
+def source_findings(check: Check, fn) -> list:
+    """What reading the learner's code finds that the exercise does not allow."""
+    if isinstance(fn, Remote):
+        return list(fn.findings)
+    return function_findings(fn, Rules(cnnlab=tuple(check.uses)))
+
+
 def run(check: Check, fn, thorough: bool = False) -> None:
-    """Run every case of ``check`` on ``fn``; print one line, or raise AssertionError."""
+    """Run every case of ``check`` on ``fn``; print one line, or raise AssertionError.
+
+    ``fn`` is the learner's function, or a :class:`Remote` stand-in for it
+    when grading. Before any case runs, the learner's code is read
+    (:func:`source_findings`); during each call, what it calls is watched.
+    Either way, an answer that uses cnnlab's own implementation, a library
+    the course rules out, or code that hides what runs fails, visible and
+    thorough mode alike.
+    """
     name = check.name
     if not callable(fn):
         raise TypeError(
             f"check_{name} needs your function itself, e.g. check_{name}({name}), "
             f"not the result of calling it; got {what(fn)}"
         )
-    restore_references()  # heal anything a tampered or interrupted run left behind
     for case in check.cases:
         if case.expected is None:
             case.expected = check.reference(*case.args.values(), **case.kwargs)
 
-    tripwire = Tripwire(check.forbidden) if thorough else None
-    if tripwire is not None and (key := tripwire.aliases(fn)):
-        _fail(
-            f"{name}: the function checked is cnnlab's own {key.rsplit('.', 1)[1]} ({key}), "
-            "not yours; write your own implementation.",
-            check.allowed,
-        )
+    findings = source_findings(check, fn)
+    if findings:
+        sentences = [finding.sentence(name) for finding in findings[:3]]
+        more = len(findings) - len(sentences)
+        if more:
+            sentences.append(f"(and {more} more like these)")
+        _fail("\n".join(sentences), allowed_sentence(check.uses))
 
     failures = []  # (case number, message lines)
     for number, case in enumerate(check.cases, 1):
-        outcome = _call(fn, case, tripwire)
-        if tripwire is not None and tripwire.fired:
-            key = tripwire.fired[0]
-            _fail(
-                f"{name}: your function calls cnnlab's own {key.rsplit('.', 1)[1]} ({key}) "
-                f"on check {number}; write your own implementation.",
-                check.allowed,
-            )
-        lines = _judge(check, case, number, outcome, fn)
+        if isinstance(fn, Remote):
+            outcome = fn.call(case, tuple(check.uses))
+        else:
+            outcome = call_locally(fn, case, tuple(check.uses))
+        if check.tidy is not None and outcome.error is None:
+            outcome.got = check.tidy(outcome.got)
+        if outcome.called:
+            finding = Finding("cnnlab", outcome.called[0], f"seen on check {number}")
+            _fail(finding.sentence(name), allowed_sentence(check.uses))
+        lines = _judge(check, case, number, outcome)
         if lines:
             failures.append((number, lines, outcome))
 
@@ -298,7 +419,7 @@ def run(check: Check, fn, thorough: bool = False) -> None:
         return
     head = f"{name}: {passed}/{total} checks passed."
     if all(isinstance(o.error, NotImplementedError) for _, _, o in failures) and passed == 0:
-        raise AssertionError(
+        raise CheckFailure(
             f"{head} {name} raised NotImplementedError: replace the stub with your code."
         ) from None
     number, lines, _ = failures[0]
@@ -312,15 +433,15 @@ def run(check: Check, fn, thorough: bool = False) -> None:
                 lines = [*lines, f"Check {later}, which failed too, shows what is wrong:", named[0]]
                 break
     message = "\n".join([f"{head} Check {number} failed{also}.", *lines])
-    raise AssertionError(message) from None
+    raise CheckFailure(message) from None
 
 
 def _fail(sentence: str, allowed: str) -> None:
     extra = f" {allowed}" if allowed else ""
-    raise AssertionError(f"{sentence}{extra}") from None
+    raise CheckFailure(f"{sentence}{extra}") from None
 
 
-def _judge(check: Check, case: Case, number: int, outcome: _Outcome, fn) -> list[str]:
+def _judge(check: Check, case: Case, number: int, outcome: Outcome) -> list[str]:
     """The message lines for one case, or [] if it passed."""
     name = check.name
     changed = outcome.changed
@@ -336,9 +457,8 @@ def _judge(check: Check, case: Case, number: int, outcome: _Outcome, fn) -> list
     if outcome.error is not None:
         error = outcome.error
         lines = [_error_text(name, error)]
-        where = _where(error, fn)
-        if where:
-            lines.append(where)
+        if outcome.where:
+            lines.append(outcome.where)
         if isinstance(error, NotImplementedError):
             lines.append("Replace the stub with your code.")
         lines.extend(_case_lines(check, case, number))

@@ -1,24 +1,31 @@
-"""The reference functions, and the tripwire that catches an answer calling them.
+"""The reference functions, and the watch that sees an answer calling cnnlab's own code.
 
 :data:`REF` holds cnnlab's own implementation of every exercise, captured when
 :mod:`cnnlab.checks` is imported: a learner who rebinds ``cnnlab.ops.conv2d``
 does not change what the checks expect.
 
-:class:`Tripwire` is how ``thorough=True`` recognises delegation: for the time
-of one call of the learner's function it swaps the code of the forbidden
-reference functions for a recorder, which notes the call and then does the
-real work through a private copy, so the learner's code runs on unchanged.
+:class:`Watch` observes, without changing anything, every call that the
+learner's function makes into cnnlab's code (``sys.setprofile``, for the time
+of one call): ``cnnlab.relu``, ``from cnnlab.ops import relu as r``, a
+``functools.partial``, a lambda, a ``cnnlab.nn`` layer, a copy of the
+function made from its code object: all of them run cnnlab's code, so all of
+them are seen. Together with the reading of the learner's source
+(:mod:`~cnnlab.checks._source`) this is how a check recognises an answer that
+is not the learner's own work.
 """
 
 from __future__ import annotations
 
-import functools
+import os
+import sys
+import threading
 import types
 from collections.abc import Iterable
 
+import cnnlab
 from cnnlab import grads, images, ops, perturb, templates
 
-__all__ = ["REF", "Tripwire", "armed", "restore_references"]
+__all__ = ["REF", "Watch", "public_name"]
 
 _REFERENCE_MODULES = {
     ops: (
@@ -44,118 +51,56 @@ REF = types.SimpleNamespace(
     }
 )
 
-
-def _key(function) -> str:
-    return f"{function.__module__}.{function.__qualname__}"
-
-
-#: The code object of every reference function, as imported: what a tripwire restores.
-_ORIGINAL_CODE = {_key(f): f.__code__ for f in vars(REF).values()}
-_ORIGINAL_FUNCTION = {_key(f): f for f in vars(REF).values()}
+_PACKAGE = os.path.dirname(os.path.abspath(cnnlab.__file__)) + os.sep
+_CHECKS = os.path.join(_PACKAGE, "checks") + os.sep
 
 
-# ------------------------------------------------------------------------ tripwire
+def _in_cnnlab(code: types.CodeType) -> bool:
+    return code.co_filename.startswith(_PACKAGE) and not code.co_filename.startswith(_CHECKS)
 
 
-def _tripwire_body(*args, **kwargs):
-    # This code object becomes the __code__ of an armed reference function, so it runs
-    # with the globals of *that* function's module: it may use builtins and literals
-    # only. Its co_name is the key of the function it replaces.
-    import sys
-
-    core = sys.modules["cnnlab.checks._reference"]
-    return core._tripped(sys._getframe().f_code.co_name, args, kwargs)
-
-
-assert __name__ == "cnnlab.checks._reference", "the tripwire names this module literally"
-
-_TRIP_CODE = {
-    key: _tripwire_body.__code__.replace(co_name=key, co_qualname=key) for key in _ORIGINAL_CODE
-}
-_COPIES: dict = {}  # key -> a private copy of the reference, with its original code
-_ACTIVE: list = []  # the tripwires armed right now
+def public_name(module: str, qualname: str) -> str:
+    """``cnnlab.ops.relu`` as the lessons write it (``cnnlab.relu``); a method as its class."""
+    top = qualname.split(".")[0]
+    parts = module.split(".")
+    if len(parts) == 2 and parts[1] in ("ops", "grads"):
+        return f"cnnlab.{top}"
+    return f"{module}.{top}"
 
 
-def _private_copy(key: str):
-    if key not in _COPIES:
-        f = _ORIGINAL_FUNCTION[key]
-        clone = types.FunctionType(
-            _ORIGINAL_CODE[key], f.__globals__, f.__name__, f.__defaults__, f.__closure__
-        )
-        clone.__kwdefaults__ = f.__kwdefaults__
-        _COPIES[key] = clone
-    return _COPIES[key]
+class Watch:
+    """Notes the cnnlab functions and classes the learner's code calls, while in a ``with``.
 
-
-def _tripped(key: str, args: tuple, kwargs: dict):
-    """Called instead of an armed reference: note who was called, then do its job."""
-    for wire in _ACTIVE:
-        wire.fired.append(key)
-    return _private_copy(key)(*args, **kwargs)
-
-
-def armed() -> list[str]:
-    """The reference functions whose code is swapped for a tripwire right now."""
-    return [key for key, f in _ORIGINAL_FUNCTION.items() if f.__code__ is not _ORIGINAL_CODE[key]]
-
-
-def restore_references() -> None:
-    """Put back the original code of every reference function, disarming every tripwire."""
-    for key in armed():
-        _ORIGINAL_FUNCTION[key].__code__ = _ORIGINAL_CODE[key]
-    _ACTIVE.clear()
-
-
-class Tripwire:
-    """Swap the code of some reference functions for a recorder, while in a ``with`` block.
-
-    Every alias of a function (``cnnlab.relu``, ``cnnlab.ops.relu``, ``from
-    cnnlab.ops import relu as r``, a ``functools.partial``, a lambda, a layer
-    of :mod:`cnnlab.nn` that calls it) is the same function object, so
-    replacing that object's ``__code__`` catches them all; the module
-    attributes need not be touched. An armed function still returns the right
-    answer (through a private copy of its original code), so the learner's code
-    runs on normally and the check reports the delegation. Everything is
-    restored on leaving the block, whatever happened inside it, including
-    ``KeyboardInterrupt``.
+    Only calls that enter cnnlab from outside it count (what cnnlab calls
+    internally does not), and only those whose name is not in ``allowed``
+    (e.g. ``{"output_size"}``): they are listed in :attr:`called`, as
+    :func:`public_name` writes them. Nothing is replaced: the previous profile
+    function (a debugger's, a profiler's) is put back on leaving.
     """
 
-    def __init__(self, functions: Iterable):
-        self.keys = [_key(f) for f in functions]
-        self.fired: list[str] = []
+    def __init__(self, allowed: Iterable[str] = ()):
+        self.allowed = set(allowed)
+        self.called: list[str] = []
 
-    def aliases(self, fn) -> str | None:
-        """The key of the forbidden reference that ``fn`` *is*: itself, a partial or a copy.
-
-        A copy (``types.FunctionType(cnnlab.relu.__code__, ...)``) runs the original
-        code without going through the armed function object, so it is recognised
-        by its code object before it is called.
-        """
-        target = fn
-        while isinstance(target, functools.partial | types.MethodType):
-            target = target.func if isinstance(target, functools.partial) else target.__func__
-        code = getattr(target, "__code__", None)
-        for key in self.keys:
-            if code is _ORIGINAL_CODE[key] or code is _TRIP_CODE[key]:
-                return key
-        return None
+    def _profile(self, frame, event, arg):
+        if event != "call" or not _in_cnnlab(frame.f_code):
+            return
+        caller = frame.f_back
+        if caller is not None and _in_cnnlab(caller.f_code):
+            return  # cnnlab calling itself
+        top = frame.f_code.co_qualname.split(".")[0]
+        if top in self.allowed or top.startswith("<"):
+            return
+        name = public_name(frame.f_globals.get("__name__", "cnnlab"), frame.f_code.co_qualname)
+        if name not in self.called:
+            self.called.append(name)
 
     def __enter__(self):
-        for key in self.keys:
-            _private_copy(key)
-        _ACTIVE.append(self)
-        try:
-            for key in self.keys:
-                _ORIGINAL_FUNCTION[key].__code__ = _TRIP_CODE[key]
-        except BaseException:
-            self.__exit__(None, None, None)
-            raise
+        self._previous = (sys.getprofile(), threading.getprofile())
+        sys.setprofile(self._profile)
+        threading.setprofile(self._profile)
         return self
 
     def __exit__(self, *exc_info):
-        try:
-            for key in self.keys:
-                _ORIGINAL_FUNCTION[key].__code__ = _ORIGINAL_CODE[key]
-        finally:
-            if self in _ACTIVE:
-                _ACTIVE.remove(self)
+        sys.setprofile(self._previous[0])
+        threading.setprofile(self._previous[1])

@@ -18,6 +18,7 @@ from cnnlab.checks._core import (
     Check,
     Mistake,
     distinct,
+    extra_rng,
     normal,
     pair,
     random_pooling,
@@ -63,6 +64,7 @@ def _relu_backward_cases(thorough: bool) -> list[Case]:
         case("three 4 x 5 maps", (3, 4, 5)),
     ]
     if thorough:
+        rng = extra_rng(rng)  # secret when grading
         for _ in range(8):
             shape = tuple(int(v) for v in rng.integers(1, 7, int(rng.integers(1, 5))))
             dtype = F32 if rng.random() < 0.5 else F64
@@ -132,7 +134,7 @@ def check_relu_backward(fn, *, thorough=False) -> None:
             _relu_backward_cases(thorough),
             _relu_backward_mistakes,
             layout="(the shape of x)",
-            forbidden=(REF.relu_backward,),
+            uses=(),
         ),
         fn,
         thorough,
@@ -190,6 +192,7 @@ def _pool_backward_cases(thorough: bool, seed: int) -> list[Case]:
         ),
     ]
     if thorough:
+        rng = extra_rng(rng)  # secret when grading
         for title, x, kwargs in random_pooling(rng):
             cases.append(case(title, x, kwargs))
     return cases
@@ -338,8 +341,7 @@ def check_max_pool2d_backward(fn, *, thorough=False) -> None:
             _pool_backward_cases(thorough, 1313),
             _max_pool_backward_mistakes,
             layout="(N, C, H, W), the shape of x",
-            forbidden=(REF.max_pool2d_backward,),
-            allowed="You may use numpy, and cnnlab.max_pool2d or cnnlab.output_size.",
+            uses=("max_pool2d", "output_size"),
         ),
         fn,
         thorough,
@@ -361,8 +363,7 @@ def check_avg_pool2d_backward(fn, *, thorough=False) -> None:
             _pool_backward_cases(thorough, 1414),
             _avg_pool_backward_mistakes,
             layout="(N, C, H, W), the shape of x",
-            forbidden=(REF.avg_pool2d_backward,),
-            allowed="You may use numpy, and cnnlab.output_size.",
+            uses=("output_size",),
         ),
         fn,
         thorough,
@@ -409,6 +410,7 @@ def _dense_backward_cases(thorough: bool) -> list[Case]:
         case("a batch of 5, square weight", 5, 4, 4),
     ]
     if thorough:
+        rng = extra_rng(rng)  # secret when grading
         for _ in range(8):
             n, i, o = (int(v) for v in rng.integers(1, 12, 3))
             dtype = F32 if rng.random() < 0.5 else F64
@@ -498,8 +500,7 @@ def check_dense_backward(fn, *, thorough=False) -> None:
             returns="tuple",
             parts=_DENSE_PARTS,
             layout=("(N, in_features)", "(in_features, out_features)", "(out_features,)"),
-            forbidden=(REF.dense_backward,),
-            allowed="You may use numpy, and cnnlab.dense.",
+            uses=("dense",),
         ),
         fn,
         thorough,
@@ -586,8 +587,7 @@ def check_cross_entropy_backward(fn, *, thorough=False) -> None:
             _labelled_cases(thorough, 1616),
             _cross_entropy_backward_mistakes,
             layout="(N, K), the shape of logits",
-            forbidden=(REF.cross_entropy_backward,),
-            allowed="You may use numpy, and cnnlab.softmax or cnnlab.log_softmax.",
+            uses=("softmax", "log_softmax"),
         ),
         fn,
         thorough,

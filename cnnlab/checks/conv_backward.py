@@ -16,6 +16,7 @@ from cnnlab.checks._core import (
     Case,
     Check,
     Mistake,
+    extra_rng,
     normal,
     pair,
     random_pair,
@@ -71,6 +72,7 @@ def _conv2d_backward_cases(thorough: bool) -> list[Case]:
         ),
     ]
     if thorough:
+        rng = extra_rng(rng)  # secret when grading
         for _ in range(8):
             n, c, f, kh, kw = (int(v) for v in rng.integers(1, [4, 4, 4, 4, 4]))
             stride, padding = random_pair(rng, 1, 4), random_pair(rng, 0, 3)
@@ -227,9 +229,7 @@ def check_conv2d_backward(fn, *, thorough=False) -> None:
             returns="tuple",
             parts=_CONV_PARTS,
             layout=("(N, C, H, W)", "(F, C, KH, KW)", "(F,)"),
-            forbidden=(REF.conv2d_backward,),
-            allowed="You may use numpy, and cnnlab.conv2d, cnnlab.correlate2d or "
-            "cnnlab.output_size.",
+            uses=("conv2d", "correlate2d", "output_size"),
         ),
         fn,
         thorough,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnlab.checks._core import REF, Case, Check, Mistake, normal, pair, random_pair, run
+from cnnlab.checks._core import REF, Case, Check, Mistake, extra_rng, normal, pair, random_pair, run
 
 __all__ = [
     "check_conv2d",
@@ -46,7 +46,7 @@ def _output_size_cases(thorough: bool) -> list[Case]:
         case("a kernel as large as the input", 4, 4),
     ]
     if thorough:
-        rng = np.random.default_rng(101)
+        rng = extra_rng(np.random.default_rng(101))
         for _ in range(12):
             kernel, stride, padding = (int(v) for v in rng.integers([1, 1, 0], [8, 5, 4]))
             size = int(rng.integers(max(1, kernel - 2 * padding), 40))
@@ -120,7 +120,7 @@ def check_output_size(fn, *, thorough=False) -> None:
             _output_size_cases(thorough),
             _output_size_mistakes,
             returns="int",
-            forbidden=(REF.output_size,),
+            uses=(),
         ),
         fn,
         thorough,
@@ -263,6 +263,7 @@ def _correlate2d_cases(thorough: bool) -> list[Case]:
         ),
     ]
     if thorough:
+        rng = extra_rng(rng)  # secret when grading
         for _ in range(10):
             kh, kw = (int(v) for v in rng.integers(1, 6, 2))
             stride, padding = random_pair(rng, 1, 4), random_pair(rng, 0, 3)
@@ -318,8 +319,7 @@ def check_correlate2d(fn, *, thorough=False) -> None:
             _correlate2d_cases(thorough),
             _correlate2d_mistakes,
             layout="(Ho, Wo)",
-            forbidden=(REF.correlate2d, REF.conv2d),
-            allowed="You may use numpy, and cnnlab.output_size.",
+            uses=("output_size",),
         ),
         fn,
         thorough,
@@ -383,6 +383,7 @@ def _conv2d_cases(thorough: bool) -> list[Case]:
         _conv_case("a bigger float32 batch", rng, 2, 4, 5, (12, 11), (3, 3), dtype=F32, padding=1),
     ]
     if thorough:
+        rng = extra_rng(rng)  # secret when grading
         for _ in range(10):
             n, c, f, kh, kw = (int(v) for v in rng.integers(1, [4, 4, 5, 5, 5]))
             stride, padding = random_pair(rng, 1, 4), random_pair(rng, 0, 3)
@@ -472,8 +473,7 @@ def check_conv2d(fn, *, thorough=False) -> None:
             _conv2d_cases(thorough),
             _conv2d_mistakes,
             layout="(N, F, Ho, Wo)",
-            forbidden=(REF.conv2d,),
-            allowed="You may use numpy, and cnnlab.correlate2d or cnnlab.output_size.",
+            uses=("correlate2d", "output_size"),
         ),
         fn,
         thorough,

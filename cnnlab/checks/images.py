@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnlab.checks._core import REF, Case, Check, Mistake, run
+from cnnlab.checks._core import REF, Case, Check, Mistake, extra_rng, run
 
 __all__ = [
     "check_normalize",
@@ -40,6 +40,7 @@ def _grayscale_cases(thorough: bool) -> list[Case]:
         Case("a 7 x 4 float64 image with values 0 to 255", {"image": rng.random((7, 4, 3)) * 255}),
     ]
     if thorough:
+        rng = extra_rng(rng)  # secret when grading
         for _ in range(8):
             shape = (*(int(v) for v in rng.integers(1, 20, 2)), 3)
             kind = rng.choice(["uint8", "float32", "float64"])
@@ -118,7 +119,7 @@ def check_to_grayscale(fn, *, thorough=False) -> None:
             _grayscale_cases(thorough),
             _grayscale_mistakes,
             layout="(H, W)",
-            forbidden=(REF.to_grayscale,),
+            uses=(),
         ),
         fn,
         thorough,
@@ -152,6 +153,7 @@ def _normalize_cases(thorough: bool) -> list[Case]:
         Case("an int64 image", {"image": rng.integers(5, 250, (3, 3))}),
     ]
     if thorough:
+        rng = extra_rng(rng)  # secret when grading
         for _ in range(6):
             shape = tuple(int(v) for v in rng.integers(1, 9, int(rng.integers(1, 4))))
             kind = rng.choice(["uint8", "float32", "float64"])
@@ -216,7 +218,7 @@ def check_normalize(fn, *, thorough=False) -> None:
             _normalize_cases(thorough),
             _normalize_mistakes,
             layout="(the shape of image)",
-            forbidden=(REF.normalize,),
+            uses=(),
         ),
         fn,
         thorough,

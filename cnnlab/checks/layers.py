@@ -15,6 +15,7 @@ from cnnlab.checks._core import (
     Check,
     Mistake,
     distinct,
+    extra_rng,
     normal,
     pair,
     random_pooling,
@@ -49,6 +50,7 @@ def _relu_cases(thorough: bool) -> list[Case]:
         Case("a batch of maps, float64", {"x": normal(rng, (2, 2, 5, 3))}),
     ]
     if thorough:
+        rng = extra_rng(rng)  # secret when grading
         for _ in range(8):
             shape = tuple(int(v) for v in rng.integers(1, 7, int(rng.integers(1, 5))))
             dtype = F32 if rng.random() < 0.5 else F64
@@ -104,7 +106,7 @@ def check_relu(fn, *, thorough=False) -> None:
             _relu_cases(thorough),
             _relu_mistakes,
             layout="(the shape of x)",
-            forbidden=(REF.relu,),
+            uses=(),
         ),
         fn,
         thorough,
@@ -146,6 +148,7 @@ def _pool_cases(thorough: bool, seed: int) -> list[Case]:
         ),
     ]
     if thorough:
+        rng = extra_rng(rng)  # secret when grading
         for title, x, kwargs in random_pooling(rng):
             cases.append(Case(title, {"x": x}, kwargs))
     return cases
@@ -285,8 +288,7 @@ def check_max_pool2d(fn, *, thorough=False) -> None:
             _pool_cases(thorough, 505),
             _max_pool_mistakes,
             layout="(N, C, Ho, Wo)",
-            forbidden=(REF.max_pool2d,),
-            allowed="You may use numpy, and cnnlab.output_size.",
+            uses=("output_size",),
         ),
         fn,
         thorough,
@@ -308,8 +310,7 @@ def check_avg_pool2d(fn, *, thorough=False) -> None:
             _pool_cases(thorough, 606),
             _avg_pool_mistakes,
             layout="(N, C, Ho, Wo)",
-            forbidden=(REF.avg_pool2d,),
-            allowed="You may use numpy, and cnnlab.output_size.",
+            uses=("output_size",),
         ),
         fn,
         thorough,
@@ -330,6 +331,7 @@ def _flatten_cases(thorough: bool) -> list[Case]:
         Case("a float64 batch", {"x": normal(rng, (2, 3, 4, 5))}),
     ]
     if thorough:
+        rng = extra_rng(rng)  # secret when grading
         for _ in range(8):
             shape = tuple(int(v) for v in rng.integers(1, 6, int(rng.integers(2, 6))))
             dtype = F32 if rng.random() < 0.5 else F64
@@ -396,7 +398,7 @@ def check_flatten(fn, *, thorough=False) -> None:
             _flatten_cases(thorough),
             _flatten_mistakes,
             layout="(N, C*H*W)",
-            forbidden=(REF.flatten,),
+            uses=(),
         ),
         fn,
         thorough,
@@ -436,6 +438,7 @@ def _dense_cases(thorough: bool) -> list[Case]:
         case("a square weight, no bias", 5, 6, 6, bias=False),
     ]
     if thorough:
+        rng = extra_rng(rng)  # secret when grading
         for _ in range(8):
             n, i, o = (int(v) for v in rng.integers(1, 12, 3))
             dtype = F32 if rng.random() < 0.5 else F64
@@ -479,7 +482,7 @@ def check_dense(fn, *, thorough=False) -> None:
             _dense_cases(thorough),
             _dense_mistakes,
             layout="(N, out_features)",
-            forbidden=(REF.dense,),
+            uses=(),
         ),
         fn,
         thorough,

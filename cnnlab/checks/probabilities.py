@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnlab.checks._core import REF, Case, Check, Mistake, normal, run
+from cnnlab.checks._core import REF, Case, Check, Mistake, extra_rng, normal, run
 
 __all__ = ["check_cross_entropy", "check_log_softmax", "check_softmax"]
 
@@ -41,6 +41,7 @@ def _axis_cases(thorough: bool, seed: int) -> list[Case]:
         Case("a 3-D array, classes along axis 1", {"logits": normal(rng, (2, 3, 4))}, {"axis": 1}),
     ]
     if thorough:
+        rng = extra_rng(rng)  # secret when grading
         for _ in range(8):
             ndim = int(rng.integers(1, 4))
             shape = tuple(int(v) for v in rng.integers(1, 7, ndim))
@@ -156,7 +157,7 @@ def check_softmax(fn, *, thorough=False) -> None:
             _axis_cases(thorough, 909),
             lambda case: _axis_mistakes(case, log=False),
             layout="(the shape of logits)",
-            forbidden=(REF.softmax, REF.log_softmax),
+            uses=(),
         ),
         fn,
         thorough,
@@ -178,7 +179,7 @@ def check_log_softmax(fn, *, thorough=False) -> None:
             _axis_cases(thorough, 1010),
             lambda case: _axis_mistakes(case, log=True),
             layout="(the shape of logits)",
-            forbidden=(REF.log_softmax, REF.softmax),
+            uses=(),
         ),
         fn,
         thorough,
@@ -215,6 +216,7 @@ def _labelled_cases(thorough: bool, seed: int) -> list[Case]:
         case("equal scores: every class equally likely", np.zeros((4, 5)), [0, 1, 2, 4]),
     ]
     if thorough:
+        rng = extra_rng(rng)  # secret when grading
         for _ in range(8):
             n, k = int(rng.integers(1, 20)), int(rng.integers(2, 12))
             dtype = F32 if rng.random() < 0.5 else F64
@@ -316,8 +318,7 @@ def check_cross_entropy(fn, *, thorough=False) -> None:
             _labelled_cases(thorough, 1111),
             _cross_entropy_mistakes,
             returns="number",
-            forbidden=(REF.cross_entropy,),
-            allowed="You may use numpy, and cnnlab.softmax or cnnlab.log_softmax.",
+            uses=("softmax", "log_softmax"),
         ),
         fn,
         thorough,

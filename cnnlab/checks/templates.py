@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnlab.checks._core import REF, Case, Check, Mistake, normal, run
+from cnnlab.checks._core import REF, Case, Check, Mistake, extra_rng, normal, run
 
 __all__ = [
     "check_count_placements",
@@ -44,6 +44,7 @@ def _match_score_cases(thorough: bool) -> list[Case]:
         case("5 x 5 arrays", normal(rng, (5, 5)), normal(rng, (5, 5))),
     ]
     if thorough:
+        rng = extra_rng(rng)  # secret when grading
         for _ in range(8):
             shape = tuple(int(v) for v in rng.integers(1, 8, 2))
             if rng.random() < 0.5:
@@ -112,7 +113,7 @@ def check_match_score(fn, *, thorough=False) -> None:
             _match_score_cases(thorough),
             _match_score_mistakes,
             returns="number",
-            forbidden=(REF.match_score,),
+            uses=(),
         ),
         fn,
         thorough,
@@ -137,7 +138,7 @@ def _count_placements_cases(thorough: bool) -> list[Case]:
         case("a one-pixel template", (8, 5), (1, 1)),
     ]
     if thorough:
-        rng = np.random.default_rng(2121)
+        rng = extra_rng(np.random.default_rng(2121))
         for _ in range(10):
             height, width = (int(v) for v in rng.integers(1, 40, 2))
             h, w = int(rng.integers(1, height + 1)), int(rng.integers(1, width + 1))
@@ -198,7 +199,7 @@ def check_count_placements(fn, *, thorough=False) -> None:
             _count_placements_cases(thorough),
             _count_placements_mistakes,
             returns="int",
-            forbidden=(REF.count_placements,),
+            uses=(),
         ),
         fn,
         thorough,
@@ -243,6 +244,7 @@ def _gradient_cases(thorough: bool) -> list[Case]:
         ),
     ]
     if thorough:
+        rng = extra_rng(rng)  # secret when grading
         for _ in range(8):
             n = int(rng.integers(1, 30))
             dtype = F32 if rng.random() < 0.5 else F64
@@ -346,8 +348,7 @@ def check_template_loss_gradient(fn, *, thorough=False) -> None:
             _gradient_cases(thorough),
             _gradient_mistakes,
             layout="(the shape of template)",
-            forbidden=(REF.template_loss_gradient,),
-            allowed="You may use numpy, and cnnlab.templates.match_score.",
+            uses=("match_score",),
         ),
         fn,
         thorough,
@@ -384,6 +385,7 @@ def _sgd_cases(thorough: bool) -> list[Case]:
         case("learning rate 0: nothing moves", normal(rng, (2, 3)), normal(rng, (2, 3)), 0.0),
     ]
     if thorough:
+        rng = extra_rng(rng)  # secret when grading
         for _ in range(6):
             shape = tuple(int(v) for v in rng.integers(1, 6, int(rng.integers(1, 4))))
             dtype = F32 if rng.random() < 0.5 else F64
@@ -452,7 +454,7 @@ def check_sgd_step(fn, *, thorough=False) -> None:
             _sgd_cases(thorough),
             _sgd_mistakes,
             layout="(the shape of params)",
-            forbidden=(REF.sgd_step,),
+            uses=(),
         ),
         fn,
         thorough,

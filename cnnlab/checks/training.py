@@ -10,7 +10,6 @@ ordinary function checks, run by :func:`cnnlab.checks._core.run`, against
 
 from __future__ import annotations
 
-import functools
 import inspect
 import types
 
@@ -19,7 +18,7 @@ import numpy as np
 from cnnlab import nn, perturb
 from cnnlab.checks import _reference
 from cnnlab.checks._compare import what
-from cnnlab.checks._core import Case, Check, Mistake, _error_text, _where, normal, run
+from cnnlab.checks._core import Case, Check, Mistake, _error_text, _where, extra_rng, normal, run
 from cnnlab.data import load_digits
 
 __all__ = [
@@ -411,6 +410,7 @@ def _shift_cases(thorough: bool) -> list[Case]:
         case("8 x 8 digits, up 2 and right 1", rng.random((3, 1, 8, 8)), -2, 1),
     ]
     if thorough:
+        rng = extra_rng(rng)  # secret when grading
         for _ in range(10):
             n, c, h, w = (int(v) for v in rng.integers(1, 9, 4))
             dtype = F32 if rng.random() < 0.5 else F64
@@ -517,8 +517,7 @@ def check_shift(fn, *, thorough=False) -> None:
             _shift_cases(thorough),
             _shift_mistakes,
             layout="(N, C, H, W), the shape of images",
-            forbidden=(SHIFT,),
-            allowed="You may use numpy: np.zeros_like and slicing are all it takes.",
+            uses=(),
         ),
         fn,
         thorough,
@@ -573,6 +572,7 @@ def _confident_cases(thorough: bool) -> list[Case]:
         case("every example wrong, threshold 0.5", sure[:3], [2, 0, 1], threshold=0.5),
     ]
     if thorough:
+        rng = extra_rng(rng)  # secret when grading
         for _ in range(8):
             n, k = int(rng.integers(1, 40)), int(rng.integers(2, 12))
             dtype = F32 if rng.random() < 0.5 else F64
@@ -637,25 +637,13 @@ def _confident_mistakes_mistakes(case: Case):
     )
 
 
-def _as_indices(fn):
-    """The learner's function, with an integer (or empty) result turned into int64.
-
-    Any integer dtype is a fine array of indices, and an empty result built from
-    an empty list is float64 through no fault of the learner's.
-    """
-
-    @functools.wraps(fn)
-    def indices(*args, **kwargs):
-        got = fn(*args, **kwargs)
-        if (
-            isinstance(got, np.ndarray)
-            and got.ndim == 1
-            and (got.dtype.kind in "iu" or not got.size)
-        ):
-            return got.astype(np.int64)
-        return got
-
-    return indices
+def _as_indices(got):
+    """An integer (or empty) 1-D result as int64: any integer dtype is a fine array of
+    indices, and an empty result built from an empty list is float64 through no fault
+    of the learner's."""
+    if isinstance(got, np.ndarray) and got.ndim == 1 and (got.dtype.kind in "iu" or not got.size):
+        return got.astype(np.int64)
+    return got
 
 
 def check_confident_mistakes(fn, *, thorough=False) -> None:
@@ -666,11 +654,9 @@ def check_confident_mistakes(fn, *, thorough=False) -> None:
     accepted for the indices. Names: correct predictions included, threshold
     ignored, > instead of >=, the unsure mistakes returned, a boolean mask or
     np.nonzero's tuple returned, the predicted classes returned, sorted by
-    confidence, input modified in place. Thorough mode forbids cnnlab's
-    ``confident_mistakes``.
+    confidence, input modified in place, cnnlab's own ``confident_mistakes``
+    used.
     """
-    alias = _reference.Tripwire((CONFIDENT_MISTAKES,)).aliases(fn) if callable(fn) else None
-    checked = _as_indices(fn) if callable(fn) and not alias else fn
     run(
         Check(
             "confident_mistakes",
@@ -678,8 +664,8 @@ def check_confident_mistakes(fn, *, thorough=False) -> None:
             _confident_cases(thorough),
             _confident_mistakes_mistakes,
             layout="(M,), the indices of the confident mistakes",
-            forbidden=(CONFIDENT_MISTAKES,),
+            tidy=_as_indices,
         ),
-        checked,
+        fn,
         thorough,
     )

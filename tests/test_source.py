@@ -1,0 +1,173 @@
+"""Reading a learner's notebook for what an exercise may not use (cnnlab.checks._source).
+
+The grader decides delegation from the submitted source alone: these notebooks
+are lists of (cell source, written by the learner) as the grader builds them.
+"""
+
+import numpy as np
+import pytest
+
+from cnnlab.checks import _core
+from cnnlab.checks._source import Rules, notebook_findings
+
+SETUP = ("%matplotlib inline\nimport numpy as np\nimport cnnlab\nfrom cnnlab import ops, nn", False)
+NUMPY_ONLY = Rules()
+WITH_OUTPUT_SIZE = Rules(cnnlab=("output_size",))
+
+
+def findings(*cells, function="relu", rules=NUMPY_ONLY):
+    return [(f.kind, f.what) for f in notebook_findings([SETUP, *cells], function, rules)]
+
+
+def learner(source):
+    return (source, True)
+
+
+def lesson(source):
+    return (source, False)
+
+
+def test_a_plain_numpy_answer_is_fine():
+    assert findings(learner("def relu(x):\n    return np.maximum(x, 0)\n")) == []
+
+
+def test_the_lessons_own_cells_may_use_anything():
+    cells = [
+        lesson("print(cnnlab.relu(np.ones(3)))\nx = nn.ReLU()"),
+        learner("def relu(x):\n    return np.where(x > 0, x, 0)\n"),
+    ]
+    assert findings(*cells) == []
+
+
+def test_a_local_name_is_not_mistaken_for_a_global_of_the_same_name():
+    cells = [
+        learner("def relu(x):\n    r = np.maximum(x, 0)\n    return r\n"),
+        learner("r = cnnlab.relu(np.ones(2))  # trying it out"),
+    ]
+    assert findings(*cells) == []
+
+
+@pytest.mark.parametrize(
+    ("cells", "expected"),
+    [
+        ([learner("def relu(x):\n    return cnnlab.relu(x)\n")], ("cnnlab", "cnnlab.relu")),
+        ([learner("def relu(x):\n    return ops.relu(x)\n")], ("cnnlab", "cnnlab.relu")),
+        (
+            [learner("from cnnlab.ops import relu as r\n\ndef relu(x):\n    return r(x)\n")],
+            ("cnnlab", "cnnlab.relu"),
+        ),
+        ([learner("def relu(x):\n    return nn.ReLU()(x)\n")], ("cnnlab", "cnnlab.nn.ReLU")),
+        (
+            [learner("R = ops.relu"), learner("def relu(x):\n    return R(x)\n")],
+            ("cnnlab", "cnnlab.relu"),
+        ),
+        (
+            [
+                learner(
+                    "def helper(x):\n    return cnnlab.relu(x)\n\ndef relu(x):\n    return helper(x)"
+                )
+            ],
+            ("cnnlab", "cnnlab.relu"),
+        ),
+        (
+            [learner("def relu(x, f=cnnlab.relu):\n    return f(x)\n")],
+            ("cnnlab", "cnnlab.relu"),
+        ),
+        (
+            [
+                learner(
+                    "def relu(x):\n    import scipy.special\n    return x * scipy.special.expit(1e9*x)"
+                )
+            ],
+            ("library", "scipy.special"),
+        ),
+        (
+            [learner("def relu(x):\n    return eval('cnnlab.relu')(x)\n")],
+            ("dynamic", "eval()"),
+        ),
+        (
+            [learner("def relu(x):\n    return getattr(cnnlab, 'r' + 'elu')(x)\n")],
+            ("dynamic", "getattr() with a computed name"),
+        ),
+    ],
+    ids=[
+        "cnnlab.relu",
+        "ops.relu",
+        "imported under another name",
+        "an nn layer",
+        "a global assigned in another cell",
+        "a helper",
+        "a default argument",
+        "scipy",
+        "eval",
+        "getattr",
+    ],
+)
+def test_delegation_is_found(cells, expected):
+    assert expected in findings(*cells)
+
+
+def test_an_allowed_helper_is_fine_and_others_are_not():
+    body = "def max_pool2d(x, kernel_size=2, stride=None):\n    n = cnnlab.output_size(3, 2)\n"
+    assert findings(learner(body), function="max_pool2d", rules=WITH_OUTPUT_SIZE) == []
+    other = body + "    return cnnlab.max_pool2d(x)\n"
+    assert ("cnnlab", "cnnlab.max_pool2d") in findings(
+        learner(other), function="max_pool2d", rules=WITH_OUTPUT_SIZE
+    )
+
+
+@pytest.mark.parametrize(
+    ("cell", "what"),
+    [
+        ("import sys\nsys.modules['numpy'].maximum = cnnlab.relu", "an assignment to sys.modules"),
+        ("np.maximum = cnnlab.relu", "an assignment to np.maximum"),
+        ("get_ipython().input_transformers_post.append(lambda lines: lines)", "get_ipython()"),
+        ("%load_ext something", "%load_ext"),
+        ("!cat /etc/passwd", "!cat /etc/passwd"),
+        ("import importlib\nimportlib.reload(np)", "the module importlib"),
+        ("exec(open('x.py').read())", "exec()"),
+        ("import builtins\nbuiltins.abs = max", "the module builtins"),
+    ],
+)
+def test_code_in_a_learners_cell_that_changes_what_runs_is_found(cell, what):
+    cells = [learner("def relu(x):\n    return np.maximum(x, 0)\n"), learner(cell)]
+    assert ("dynamic", what) in findings(*cells)
+
+
+def test_the_lessons_matplotlib_line_is_fine():
+    assert findings(learner("%matplotlib inline\ndef relu(x):\n    return x * (x > 0)\n")) == []
+
+
+def test_a_function_rebound_after_its_def_is_found():
+    cells = [learner("def relu(x):\n    return np.maximum(x, 0)\n"), learner("relu = ops.relu")]
+    assert ("dynamic", "another value given to relu after its def") in findings(*cells)
+
+
+def test_a_missing_function_is_said_plainly():
+    found = notebook_findings([SETUP, learner("x = 1")], "relu", NUMPY_ONLY)
+    assert found[0].sentence("relu") == "relu: relu is not defined with def in the notebook."
+
+
+def test_a_cell_that_does_not_parse_is_skipped():
+    cells = [learner("def relu(x):\n    return np.maximum(x, 0)\n"), learner("def broken(:")]
+    assert findings(*cells) == []
+
+
+def test_anything_of_cnnlab_is_allowed_where_the_rules_say_so():
+    body = "def train(x):\n    model = nn.Sequential(nn.Conv2d(1, 2, 3))\n    return model\n"
+    assert findings(learner(body), function="train", rules=Rules(cnnlab=None)) == []
+
+
+def test_a_failing_check_shows_the_calling_line_and_the_message_only():
+    def caller():
+        _core.run(
+            _core.Check("relu", lambda x: x, [_core.Case("one", {"x": np.ones(2)})]),
+            lambda x: 2 * x,
+        )
+
+    with pytest.raises(_core.CheckFailure) as info:
+        caller()
+    shown = info.value._render_traceback_()
+    assert shown[-1].startswith("CheckFailure: relu: 0/1 checks passed.")
+    assert not any("cnnlab/checks" in line for line in shown)
+    assert "(line" in shown[0] and "_core.run(" in shown[0]
