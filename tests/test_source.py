@@ -64,7 +64,8 @@ def test_a_local_name_is_not_mistaken_for_a_global_of_the_same_name():
         (
             [
                 learner(
-                    "def helper(x):\n    return cnnlab.relu(x)\n\ndef relu(x):\n    return helper(x)"
+                    "def helper(x):\n    return cnnlab.relu(x)\n\n"
+                    "def relu(x):\n    return helper(x)"
                 )
             ],
             ("cnnlab", "cnnlab.relu"),
@@ -76,7 +77,8 @@ def test_a_local_name_is_not_mistaken_for_a_global_of_the_same_name():
         (
             [
                 learner(
-                    "def relu(x):\n    import scipy.special\n    return x * scipy.special.expit(1e9*x)"
+                    "def relu(x):\n    import scipy.special\n"
+                    "    return x * scipy.special.expit(1e9 * x)"
                 )
             ],
             ("library", "scipy.special"),
