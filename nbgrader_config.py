@@ -52,11 +52,12 @@ c.GenerateAssignment.preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 
-# Autograde: nbgrader's steps, with GuardedExecute for Execute. A kernel that dies
-# (os._exit, a crash) or ignores the interrupt fails the cell it was in and every
-# later one; plain nbgrader would drop the whole notebook's grades instead.
+# Autograde: nbgrader's steps, with SandboxedExecute for Execute: the kernel runs in a
+# sandbox (make grade) and the test cells are judged in the grader, outside it. A
+# kernel that dies (os._exit, a crash) or ignores the interrupt fails the cell it was
+# in and every later one; plain nbgrader would drop the whole notebook's grades instead.
 c.Autograde.autograde_preprocessors = [
-    "cnnlab.grading.preprocessors.GuardedExecute",
+    "cnnlab.grading.preprocessors.SandboxedExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",

@@ -265,12 +265,15 @@ class Remote:
     """The learner's function when it runs somewhere else (a grading kernel).
 
     :func:`run` calls :meth:`call` instead of the function; the answer comes
-    back as plain data (see :mod:`cnnlab.grading.remote`). ``findings`` are
-    what reading the learner's notebook found (:mod:`~cnnlab.checks._source`).
+    back as plain data (see :mod:`cnnlab.grading.remote`); :meth:`findings_for`
+    is what reading the learner's notebook finds (:mod:`~cnnlab.checks._source`).
     """
 
     name = "your function"
-    findings: tuple = ()
+
+    def findings_for(self, uses: tuple) -> list:  # pragma: no cover - interface
+        """What reading the learner's notebook finds that ``uses`` does not allow."""
+        raise NotImplementedError
 
     def call(self, case: Case, allowed: tuple) -> Outcome:  # pragma: no cover - interface
         raise NotImplementedError
@@ -366,7 +369,7 @@ def allowed_sentence(uses: tuple) -> str:
 def source_findings(check: Check, fn) -> list:
     """What reading the learner's code finds that the exercise does not allow."""
     if isinstance(fn, Remote):
-        return list(fn.findings)
+        return fn.findings_for(tuple(check.uses))
     return function_findings(fn, Rules(cnnlab=tuple(check.uses)))
 
 

@@ -67,18 +67,13 @@ DYNAMIC_MODULES = {
     "importlib",
     "builtins",
     "ctypes",
-    "inspect",
     "gc",
     "marshal",
     "pickle",
     "dill",
     "cloudpickle",
     "copyreg",
-    "types",
-    "code",
-    "codeop",
     "runpy",
-    "linecache",
     "IPython",
 }
 #: Attributes that open up functions, frames, modules or the interpreter.
@@ -190,7 +185,8 @@ def _module_assignments(tree: ast.AST) -> Iterator[tuple[list[str], int]]:
         if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign | ast.Delete):
             targets = node.targets if isinstance(node, ast.Assign | ast.Delete) else [node.target]
             for target in targets:
-                for part in ast.walk(target):
+                parts = target.elts if isinstance(target, ast.Tuple | ast.List) else [target]
+                for part in parts:  # np.x = ..., not plt.rcParams[...] = ...
                     if isinstance(part, ast.Attribute) and _chain(part) is not None:
                         yield _chain(part), _line(node)
 

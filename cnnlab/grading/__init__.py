@@ -15,10 +15,11 @@ From the command line: ``python -m cnnlab.grading release|workcopy|grade|selfgra
 ``selfgrade``. The modules: :mod:`~cnnlab.grading.course` (folders, release,
 working copy), :mod:`~cnnlab.grading.preprocessors` (what nbgrader_config.py
 adds to nbgrader), :mod:`~cnnlab.grading.worker` (one submission),
-:mod:`~cnnlab.grading.pool` (the processes), :mod:`~cnnlab.grading.prefork`
-(kernels forked from a warm process), :mod:`~cnnlab.grading.guard` (what
-keeps a submission from replacing the checks), :mod:`~cnnlab.grading.batch`
-(the class, the gradebook, the reports).
+:mod:`~cnnlab.grading.pool` (the processes), :mod:`~cnnlab.grading.sandbox`
+(each kernel in a sandbox of its own), :mod:`~cnnlab.grading.remote` (test
+cells judged outside the kernel), :mod:`~cnnlab.grading.prefork` (unsandboxed
+kernels forked from a warm process), :mod:`~cnnlab.grading.batch` (the class,
+the gradebook, the reports).
 """
 
 import importlib

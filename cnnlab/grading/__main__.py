@@ -70,10 +70,27 @@ def _parser() -> argparse.ArgumentParser:
         "--no-feedback", action="store_false", dest="feedback", help="make no HTML feedback"
     )
     p.add_argument(
+        "--no-sandbox",
+        action="store_false",
+        dest="sandboxed",
+        help="run the kernels without a sandbox: only for work you trust (see the README)",
+    )
+    p.add_argument(
+        "--memory",
+        type=_gib,
+        default=2.0,
+        help="GiB of memory each kernel may use (default: %(default)g)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        help="the seed of the hidden cases (default: a secret one; give it to grade again alike)",
+    )
+    p.add_argument(
         "--fresh-kernels",
         action="store_false",
         dest="prefork",
-        help="start each kernel as a new process, as nbgrader does (default: fork a warm one)",
+        help="with --no-sandbox: start each kernel as a new process (default: fork a warm one)",
     )
 
     p = commands.add_parser("record", help="record results saved by grade --results elsewhere")
@@ -88,6 +105,16 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser("feedback", help="regenerate the HTML feedback from the gradebook")
     p.add_argument("lessons", nargs="*", help="lessons (default: all)")
     return parser
+
+
+def _gib(text: str) -> int:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a number of GiB, like 2, not {text!r}") from None
+    if not 0.25 <= value <= 1024:
+        raise argparse.ArgumentTypeError(f"between 0.25 and 1024 GiB, not {text!r}")
+    return int(value * 1024**3)
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -123,7 +150,10 @@ def _grade(course: Course, args) -> int:
             args.students,
             shard=args.shard,
             feedback=args.feedback,
+            sandboxed=args.sandboxed,
             prefork=args.prefork,
+            memory=args.memory,
+            seed=args.seed,
             workers=args.workers or None,
             time_limit=args.time_limit,
             progress=progress,

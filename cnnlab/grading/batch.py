@@ -19,6 +19,7 @@ import datetime
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import tempfile
 import warnings
@@ -28,10 +29,17 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook
 
-from cnnlab.grading import pool
-from cnnlab.grading.course import Course, GradingError, release, template_gradebook
+from cnnlab.grading import pool, sandbox
+from cnnlab.grading.course import (
+    Course,
+    GradingError,
+    check_gradebook,
+    release,
+    template_gradebook,
+)
 from cnnlab.grading.worker import (
     Grader,
+    Options,
     Task,
     cell_labels,
     expected_cells,
@@ -92,6 +100,7 @@ def find_submissions(
     tasks = []
     if not course.submitted.is_dir():
         return tasks
+    # A folder that is a symbolic link is listed too, so that grading refuses it and says so.
     for student_dir in sorted(course.submitted.iterdir()):
         if not student_dir.is_dir() or student_dir.name.startswith("."):
             continue
@@ -138,7 +147,7 @@ def _run(
     *,
     workers: int,
     time_limit: float,
-    prefork: bool = True,
+    options: Options,
 ):
     """Grade the tasks on the pool; yield each result (a dict) as it comes.
 
@@ -146,8 +155,11 @@ def _run(
     touch it (each has a copy), and only this process reads or writes it.
     """
     with tempfile.TemporaryDirectory(prefix="cnnlab-grade-") as tmp:
+        # Searchable, not readable, by others: the sandbox user must reach its socket folder.
+        Path(tmp).chmod(0o711)
         template = template_gradebook(course, Path(tmp) / "template.db")
-        args = (str(course.root), str(template), prefork)
+        Path(template).chmod(0o600)
+        args = (str(course.root), str(template), options)
         try:
             for done in pool.run(
                 tasks, Grader, args, workers=workers, time_limit=time_limit, log_dir=Path(tmp)
@@ -196,7 +208,10 @@ def grade(
     *,
     shard: tuple[int, int] | None = None,
     feedback: bool = True,
+    sandboxed: bool = True,
     prefork: bool = True,
+    memory: int = 2 * 1024**3,
+    seed: int | None = None,
     workers: int | None = None,
     time_limit: float = DEFAULT_TIME_LIMIT,
     progress: Callable[[dict], None] | None = None,
@@ -210,14 +225,31 @@ def grade(
     ``feedback/<student>/<lesson>/``, its grades into the gradebook. A
     submission that cannot be graded (missing, not a notebook, over the time
     limit, ...) scores 0 and says why in its ``notes``; the batch goes on.
-    Kernels are forked from a warm process (:mod:`~cnnlab.grading.prefork`)
-    unless ``prefork=False``. Returns one result per submission (see
-    :mod:`~cnnlab.grading.worker`).
+    Each kernel runs in a sandbox (:mod:`~cnnlab.grading.sandbox`, at most
+    ``memory`` bytes) and the test cells are judged outside it
+    (:mod:`~cnnlab.grading.remote`), their hidden cases drawn from ``seed``
+    (a secret one by default). ``sandboxed=False`` runs the kernels without a
+    sandbox, forked from a warm process (``prefork``): only for work you
+    trust. Returns one result per submission (see :mod:`~cnnlab.grading.worker`).
     """
+    if sandboxed and (why := sandbox.available()) is not None:
+        raise GradingError(
+            f"cannot sandbox the kernels: {why}. Graded without a sandbox, a submission "
+            "could read the solutions and change other grades: use --no-sandbox only for "
+            "work you trust."
+        )
     tasks = find_submissions(course, lessons, students, shard, feedback=feedback)
     if not tasks:
         raise GradingError(f"no submission to grade in {course.submitted}/<student>/<lesson>/")
-    release(course, sorted({t.lesson for t in tasks}), log=log)
+    graded_lessons = sorted({t.lesson for t in tasks})
+    release(course, graded_lessons, log=log)
+    check_gradebook(course, graded_lessons)
+    options = Options(
+        sandbox=sandboxed,
+        prefork=prefork,
+        memory=memory,
+        seed=secrets.randbits(63) if seed is None else seed,
+    )
     workers = min(workers or cores(), len(tasks))
     n_students = len({t.student for t in tasks})
     log(
@@ -227,7 +259,7 @@ def grade(
     results = []
     with Gradebook(course.db_url, course.course_id) as gb:
         for result in _run(
-            course, gb, tasks, workers=workers, time_limit=time_limit, prefork=prefork
+            course, gb, tasks, workers=workers, time_limit=time_limit, options=options
         ):
             try:
                 record(gb, result)
@@ -398,8 +430,10 @@ def selfgrade(
     release(course, [lesson], log=log)
     feedback = work / "feedback" / lesson
     task = Task("me", lesson, str(work / lesson), None, str(feedback))
+    # Your own work: no sandbox needed. The hidden cases are drawn afresh each time.
+    options = Options(sandbox=False, seed=secrets.randbits(63))
     with Gradebook(course.db_url, course.course_id) as gb:
-        (result,) = _run(course, gb, [task], workers=1, time_limit=time_limit)
+        (result,) = _run(course, gb, [task], workers=1, time_limit=time_limit, options=options)
     result["feedback"] = str(feedback)
     return result
 

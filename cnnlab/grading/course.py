@@ -24,6 +24,7 @@ import nbformat
 __all__ = [
     "Course",
     "GradingError",
+    "check_gradebook",
     "leaks",
     "make_working_copy",
     "release",
@@ -241,6 +242,48 @@ def release(course: Course, lessons=None, *, force: bool = False, log=print) -> 
             student.unlink()
             raise GradingError(f"the student version of {lesson} gives away: {'; '.join(found)}")
     return todo
+
+
+def check_gradebook(course: Course, lessons: list[str]) -> None:
+    """Stop unless the gradebook holds each lesson's locked cells as its source has them.
+
+    The grader restores every locked cell (the tests, hidden parts included)
+    from the gradebook before it runs a notebook, and scores each graded cell
+    out of the points the gradebook gives it: a gradebook that differs from
+    the source lessons (edited, poisoned, or left from an older release)
+    would grade with the wrong tests. Raises :class:`GradingError` naming the
+    first cell that differs.
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(course.db_url, course.course_id) as gb:
+        for lesson in lessons:
+            for path in sorted((course.source / lesson).glob("*.ipynb")):
+                nb = nbformat.read(path, as_version=4)
+                for cell in nb.cells:
+                    meta = cell.metadata.get("nbgrader", {})
+                    name = meta.get("grade_id")
+                    if name is None or not (meta.get("locked") or meta.get("grade")):
+                        continue
+                    where = f"cell {name!r} of {lesson}/{path.name}"
+                    try:
+                        if meta.get("locked"):
+                            stored = gb.find_source_cell(name, path.stem, lesson)
+                            if stored.source != cell.source:
+                                raise GradingError(_stale(where, "its source differs"))
+                        if meta.get("grade"):
+                            graded = gb.find_grade_cell(name, path.stem, lesson)
+                            if float(graded.max_score) != float(meta.get("points", 0)):
+                                raise GradingError(_stale(where, "its points differ"))
+                    except MissingEntry:
+                        raise GradingError(_stale(where, "it is missing")) from None
+
+
+def _stale(where: str, what: str) -> str:
+    return (
+        f"the gradebook does not match the release: {where}: {what}. Regenerate the "
+        "release and its gradebook entries with `python -m cnnlab.grading release --force`."
+    )
 
 
 def make_working_copy(course: Course, dest: Path | None = None) -> list[str]:

@@ -6,8 +6,8 @@ watches the clock: a worker still busy at its task's deadline is killed,
 together with every process it started (the Jupyter kernels run in sessions
 of their own, so killing a process group would miss them), the task is
 reported as over the limit, and a fresh worker takes its place. A worker that
-dies is replaced the same way. Tasks are handed out one at a time, so a slow
-submission never holds up the others.
+dies is replaced the same way, and its task tried once more. Tasks are handed
+out one at a time, so a slow submission never holds up the others.
 
 Workers are forked from a server process that has imported the handler's
 module once (importing nbgrader takes seconds). Each worker builds its
@@ -66,8 +66,12 @@ def kill_tree(pid: int) -> None:
             os.kill(victim, signal.SIGKILL)
 
 
-def _serve(conn, handler_class, args, log_path: str) -> None:
-    """The body of a worker process: build the handler, then answer tasks until told to stop."""
+def _serve(conn, handler_class, args, log_path: str, number: int = 0) -> None:
+    """The body of a worker process: build the handler, then answer tasks until told to stop.
+
+    ``CNNLAB_WORKER`` tells the handler which worker it is (no two alive at once share it).
+    """
+    os.environ["CNNLAB_WORKER"] = str(number)
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)
@@ -97,11 +101,12 @@ class _Worker:
         self.conn, child = context.Pipe()
         log_path = str(log_dir / f"worker-{number}.log")
         self.process = context.Process(
-            target=_serve, args=(child, handler_class, args, log_path), daemon=True
+            target=_serve, args=(child, handler_class, args, log_path, number), daemon=True
         )
         self.process.start()
         child.close()
         self.task = None
+        self.deaths = 0  # how many times a worker died under the current task before
         self.ready = False
         self.started = time.monotonic()
         self.deadline = self.started + STARTUP_LIMIT
@@ -178,9 +183,11 @@ def run(
     A task that runs past ``time_limit`` seconds, or whose worker dies, yields
     a ``Done`` with ``problem`` set and no result. A worker that dies before
     it is ready is replaced and its task retried; raises ``RuntimeError`` if
-    that keeps happening, or if a worker cannot build its handler.
+    that keeps happening, or if a worker cannot build its handler. A worker
+    that dies during a task is replaced and the task given once more; if it
+    dies again, the task is reported as such.
     """
-    pending = deque(tasks)
+    pending = deque((task, 0) for task in tasks)  # (task, times its worker died under it)
     context = _context(handler_class)
     started = 0
 
@@ -196,7 +203,8 @@ def run(
             for i, worker in enumerate(pool):
                 if worker.task is None and pending:
                     try:
-                        worker.give(pending[0], time_limit)
+                        worker.give(pending[0][0], time_limit)
+                        worker.deaths = pending[0][1]
                     except (OSError, BrokenPipeError):  # died while idle: replace it
                         worker.kill()
                         pool[i] = new_worker()
@@ -236,12 +244,22 @@ def run(
                             f"{failed_starts} worker processes died before they could start "
                             f"({problem}); their logs are in {log_dir}"
                         )
-                    pending.appendleft(worker.task)
+                    pending.appendleft((worker.task, worker.deaths))
                     worker.task = None
                     worker.kill()
                     pool[i] = new_worker()
                     continue
                 failed_starts = 0
+                if problem is not None and "died" in problem and worker.deaths == 0:
+                    # Graded again once, on a fresh worker: a worker can die for reasons
+                    # that are not the submission's (out of memory on the machine, a kill).
+                    pending.appendleft((worker.task, 1))
+                    worker.task = None
+                    worker.kill()
+                    pool[i] = new_worker()
+                    continue
+                if problem is not None and "died" in problem:
+                    problem += ", twice"
                 seconds = time.monotonic() - worker.started
                 done = Done(worker.task, result, problem, seconds)
                 worker.task = None

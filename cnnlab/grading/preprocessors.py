@@ -1,13 +1,10 @@
 """The nbgrader preprocessors the course adds, named in ``nbgrader_config.py``.
 
-* :class:`GuardedExecute` runs a submission like nbgrader's ``Execute``, but a
-  kernel that dies (``os._exit``, a crash, out of memory) or stops answering
-  (a loop that ignores the interrupt) no longer aborts the notebook: the cell
-  where it happened and every later code cell get an error output, so they
-  score 0, while the cells that ran before keep the grade they earned. Plain
-  nbgrader gives up on the whole notebook instead and leaves its grades
-  empty. It also puts back, before every test cell, whatever the learner's
-  code replaced in the checks (:mod:`cnnlab.grading.guard`).
+* :class:`SandboxedExecute` runs a submission like nbgrader's ``Execute``,
+  with the kernel in a sandbox (:mod:`cnnlab.grading.sandbox`) and the test
+  cells judged here, outside it (:mod:`cnnlab.grading.remote`); a kernel that
+  dies or stops answering fails the cell where it happened and every later
+  one, and the cells that ran before keep the grade they earned.
 * :class:`HideHiddenTests` makes the HTML feedback safe to hand out. nbgrader's
   ``ClearHiddenTests`` removes the hidden region from a test cell's *source*,
   but the traceback of a failing test cell still quotes it (IPython prints the
@@ -24,11 +21,17 @@
 
 from __future__ import annotations
 
-import ast
+import contextlib
+import os
 import re
-import secrets
+import sys
+import tempfile
+from pathlib import Path
 
 import jinja2
+import nbformat
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import run_sync
 from nbconvert.exporters import HTMLExporter, TemplateExporter
@@ -36,15 +39,18 @@ from nbconvert.filters.highlight import Highlight2HTML
 from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
-from traitlets import Bool, Unicode
+from traitlets import Integer, Unicode
+
+from cnnlab.grading.remote import KernelLost, judge
+from cnnlab.grading.sandbox import Sandbox
 
 __all__ = [
-    "GUARD_NOTE",
     "ClearWidgetState",
     "FeedbackHTMLExporter",
-    "GuardedExecute",
     "HideHiddenTests",
+    "SandboxedExecute",
     "hidden_lines",
+    "learner_cells",
     "scrub_outputs",
 ]
 
@@ -64,80 +70,168 @@ def _cell_frame(count) -> re.Pattern:
 
 # ------------------------------------------------------------------- execution
 
-#: How a test cell's output starts when the guard put back what the learner's code replaced.
-GUARD_NOTE = "The grader put back what the code of this notebook had replaced:"
-
 
 def _is_test(cell) -> bool:
     meta = cell.metadata.get("nbgrader", {})
-    return bool(meta.get("grade")) and not meta.get("solution")
+    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def _is_solution(cell) -> bool:
+    return bool(cell.metadata.get("nbgrader", {}).get("solution"))
 
 
 def _error(ename: str, evalue: str):
     return new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
 
 
-class GuardedExecute(Execute):
-    """nbgrader's ``Execute`` that survives a dead or unresponsive kernel, and
-    keeps the learner's code from replacing the checks.
+def learner_cells(nb, release) -> list[tuple[str, bool]]:
+    """Every cell's source as Python reads it, and whether the learner wrote it.
 
-    When the kernel dies while a cell runs, or does not come back after the
-    per-cell timeout and an interrupt, that cell gets an error output and so
-    does every later code cell, without running: they score 0. The cells
-    before keep the outputs (and the grades) they earned.
+    The learner wrote the solution cells and every code cell that is not, as
+    it stands, a cell of the student version (an added or edited cell).
+    Markdown cells count as empty, so that "cell 14" is the 14th cell.
+    """
+    given = {
+        cell.source
+        for cell in (release.cells if release is not None else [])
+        if cell.cell_type == "code" and not _is_solution(cell)
+    }
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type != "code" or _is_test(cell):
+            cells.append(("", False))
+        else:
+            cells.append((cell.source, _is_solution(cell) or cell.source not in given))
+    return cells
 
-    With ``guard_checks`` (on by default), :func:`cnnlab.grading.guard.install`
-    runs in the kernel before the first cell, and before every test cell the
-    grader puts back whatever the learner's code replaced in the checks,
-    cnnlab, numpy or the builtins; the test cell then starts with a line
-    saying what was put back (:data:`GUARD_NOTE`).
+
+class _OneKernelSpec(KernelSpecManager):
+    """A kernel spec manager that knows one spec: the sandboxed kernel of a submission."""
+
+    def __init__(self, spec: KernelSpec, **kwargs):
+        super().__init__(**kwargs)
+        self._spec = spec
+
+    def get_kernel_spec(self, kernel_name):
+        return self._spec
+
+
+class SandboxedExecute(Execute):
+    """nbgrader's ``Execute`` for untrusted notebooks.
+
+    * The kernel runs in a :class:`~cnnlab.grading.sandbox.Sandbox` (when
+      ``sandbox`` is set), talking over Unix sockets in ``sockets``.
+    * Test cells never run in the kernel: their checks run here, on the
+      learner's functions in the kernel (:func:`cnnlab.grading.remote.judge`),
+      with hidden cases drawn from ``seed``; the cell's outputs are what the
+      checks printed, and the failure's message as an error. nbgrader scores
+      the cell from those outputs, which only this process writes.
+    * A kernel that dies (``os._exit``, a crash, out of memory) or stops
+      answering (a loop that ignores the interrupt) no longer aborts the
+      notebook: that cell and every later code cell get an error output and
+      score 0; the cells before keep what they earned. Plain nbgrader gives up
+      on the whole notebook and leaves its grades empty.
     """
 
-    guard_checks = Bool(
-        True, help="Put back the checks (and what they use) before every test cell."
-    ).tag(config=True)
+    sandbox = Unicode("", help="The Sandbox of every kernel, as JSON (empty: none).").tag(
+        config=True
+    )
+    sockets = Unicode("", help="A folder for the kernels' Unix sockets (empty: TCP).").tag(
+        config=True
+    )
+    seed = Integer(0, help="The seed of the hidden cases of the thorough checks.").tag(config=True)
+    release_directory = Unicode("", help="Where the student versions are.").tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
         self._stopped_at = None  # why the kernel can no longer run cells
-        self._guard = None  # the builtin name the guard's restore function has in the kernel
+        self._cells = learner_cells(nb, self._release(resources))
+        self._folder = (resources or {}).get("metadata", {}).get("path") or "."
         return super().preprocess(nb, resources, km)
 
-    def _run_quietly(self, code: str, expression: str | None = None):
-        """Run code the notebook does not show; the repr of ``expression`` afterwards."""
-        expressions = {"value": expression} if expression else {}
-        reply = run_sync(self.kc.execute_interactive)(
-            code,
-            silent=True,
-            store_history=False,
-            user_expressions=expressions,
-            allow_stdin=False,
-            stop_on_error=False,
-            timeout=self.timeout,
-            output_hook=lambda msg: None,
-        )
-        content = reply["content"]
-        if content["status"] != "ok":
-            raise RuntimeError(f"{content.get('ename')}: {content.get('evalue')}")
-        if expression is None:
+    def _release(self, resources):
+        info = (resources or {}).get("nbgrader", {})
+        if not self.release_directory or "assignment" not in info:
             return None
-        value = content["user_expressions"]["value"]
+        path = Path(self.release_directory) / info["assignment"] / f"{info['notebook']}.ipynb"
+        return nbformat.read(path, as_version=4) if path.exists() else None
+
+    # the kernel ---------------------------------------------------------------------
+
+    def create_kernel_manager(self):
+        if not self.sandbox:
+            return super().create_kernel_manager()
+        spec = Sandbox.from_json(self.sandbox)
+        spec.sockets = tempfile.mkdtemp(prefix="k", dir=self.sockets)
+        if spec.uid is not None:
+            os.chown(spec.sockets, spec.uid, spec.uid)
+        spec.files = _submission_files(Path(self._folder))
+        kernel = KernelSpec(
+            argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            display_name="Python 3 (sandboxed)",
+            language="python",
+            interrupt_mode="message",  # a signal could not cross into the sandbox's session
+            metadata={
+                "kernel_provisioner": {
+                    "provisioner_name": "cnnlab-sandbox",
+                    "config": {"sandbox": spec.to_json()},
+                }
+            },
+        )
+        self.km = AsyncKernelManager(
+            kernel_name="python3",
+            kernel_spec_manager=_OneKernelSpec(kernel),
+            transport="ipc",
+            ip=os.path.join(spec.sockets, "kernel"),
+            config=self.config,
+        )
+        self._socket_folder = spec.sockets
+        return self.km
+
+    def _channel(self, code: str, name: str) -> str:
+        """Run grader code in the kernel; the repr of ``name`` afterwards."""
+        try:
+            reply = run_sync(self.kc.execute_interactive)(
+                code,
+                silent=True,
+                store_history=False,
+                user_expressions={"value": name},
+                allow_stdin=False,
+                stop_on_error=False,
+                timeout=self.timeout,
+                output_hook=lambda msg: None,
+            )
+        except TimeoutError:
+            self._interrupt()
+            raise KernelLost(
+                f"it ran past the {self.timeout} s limit on one of the check's cases and was "
+                "interrupted"
+            ) from None
+        except Exception as error:  # the kernel died under us
+            self._stopped_at = self._stopped_at or "the kernel died while it was being checked"
+            raise KernelLost(f"the kernel died while it was being checked ({error})") from None
+        content = reply["content"]
+        if content.get("status") != "ok":
+            ename = content.get("ename", "Error")
+            raise KernelLost(f"the kernel refused the check's call ({ename})")
+        value = content.get("user_expressions", {}).get("value", {})
         if value.get("status") != "ok":
-            raise RuntimeError(f"{value.get('ename')}: {value.get('evalue')}")
+            raise KernelLost(f"the kernel refused the check's call ({value.get('ename')})")
         return value["data"]["text/plain"]
 
-    def _put_back(self) -> list[str]:
-        """Install the guard (before the first cell) or let it put back what changed."""
-        if self._guard is None:
-            self._guard = f"_cnnlab_guard_{secrets.token_hex(8)}"
-            self._run_quietly(
-                f"import cnnlab.grading.guard as _g\n_g.install({self._guard!r})\ndel _g"
-            )
-            return []
+    def _interrupt(self) -> None:
+        """Interrupt the kernel; if it does not come back, it can run nothing more."""
+        with contextlib.suppress(Exception):
+            run_sync(self.km.interrupt_kernel)()
         try:
-            changed = ast.literal_eval(self._run_quietly("", f"{self._guard}()"))
-        except (RuntimeError, ValueError, SyntaxError) as error:
-            return [f"the guard itself ({error})"]
-        return changed if isinstance(changed, list) else ["the guard itself"]
+            run_sync(self.kc.execute_interactive)(
+                "", silent=True, timeout=self.interrupt_timeout or 10, output_hook=lambda m: None
+            )
+        except Exception:
+            self._stopped_at = "the kernel stopped answering while it was being checked"
+            with contextlib.suppress(Exception):
+                run_sync(self.km.shutdown_kernel)(now=True)
+
+    # the cells ----------------------------------------------------------------------
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type != "code" or not cell.source.strip():
@@ -145,15 +239,12 @@ class GuardedExecute(Execute):
         if self._stopped_at is not None:
             cell.outputs = [_error("KernelNotRunning", f"not run: {self._stopped_at}")]
             return cell, self.resources
+        if _is_test(cell):
+            cell.outputs = self._judge(cell)
+            cell.execution_count = None
+            return cell, self.resources
         try:
-            changed = []
-            if self.guard_checks and (self._guard is None or _is_test(cell)):
-                changed = self._put_back()
-            cell, resources = super().preprocess_cell(cell, resources, index)
-            if changed:
-                note = f"{GUARD_NOTE} {', '.join(changed)}.\n"
-                cell.outputs.insert(0, new_output("stream", name="stdout", text=note))
-            return cell, resources
+            return super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
             self._stopped_at = f"the kernel died in cell {index}"
             why = (
@@ -170,6 +261,33 @@ class GuardedExecute(Execute):
             cell.outputs.append(_error("KernelUnresponsiveError", why))
         self.log.warning("Cell %d: %s", index, self._stopped_at)
         return cell, self.resources
+
+    def _judge(self, cell) -> list:
+        """The outputs of a test cell, from the checks run here."""
+        try:
+            verdict = judge(cell.source, self._channel, self._cells, self.seed)
+        except KernelLost as lost:
+            return [_error("CheckInterrupted", f"The check could not finish: {lost}.")]
+        except ValueError as error:  # the course's own test cell is not one the grader runs
+            return [_error("GradingError", f"This test cell cannot be graded: {error}")]
+        outputs = []
+        if verdict.printed:
+            text = "\n".join(verdict.printed) + "\n"
+            outputs.append(new_output("stream", name="stdout", text=text))
+        if verdict.failure is not None:
+            outputs.append(_error("AssertionError", verdict.failure))
+        return outputs
+
+
+def _submission_files(folder: Path, most: int = 50, largest: int = 64 * 1024 * 1024) -> dict:
+    """The regular files directly in a submission folder (no links, no folders), by name."""
+    files = {}
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name) if folder.is_dir() else []:
+        if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
+            continue
+        if entry.stat(follow_symlinks=False).st_size <= largest and len(files) < most:
+            files[entry.name] = entry.path
+    return files
 
 
 # -------------------------------------------------------------------- feedback

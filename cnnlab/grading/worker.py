@@ -6,13 +6,14 @@ course in a temporary folder, with its own copy of the gradebook (made from
 side never write to the same SQLite file; the batch records their results in
 the course's gradebook afterwards, one at a time. For each :class:`Task` it
 
-1. checks that the notebook is there and is valid JSON (else it reports that
-   and scores 0: nbgrader would stop on it);
+1. checks that the submission holds only plain files (no symbolic link) and
+   that the notebook is there and is valid JSON (else it reports that and
+   scores 0: nbgrader would stop on it);
 2. notes any locked cell the learner edited (nbgrader grades with the original);
 3. runs ``nbgrader autograde`` and ``nbgrader generate_feedback`` with the
-   course's settings (per-cell timeout, :class:`~.preprocessors.GuardedExecute`,
-   :class:`~.preprocessors.HideHiddenTests`), the kernel forked from the
-   grader's warm zygote (:mod:`~cnnlab.grading.prefork`);
+   course's settings (per-cell timeout, :class:`~.preprocessors.SandboxedExecute`:
+   the kernel in a sandbox, the test cells judged in this process;
+   :class:`~.preprocessors.HideHiddenTests`);
 4. returns a :class:`dict` with the score, outcome and first lines of feedback
    of every graded cell, and copies the graded notebook and the HTML feedback
    where the task says.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import html
 import os
 import shutil
+import stat
 import sys
 import tempfile
 import time
@@ -34,11 +36,13 @@ import nbformat
 from jupyter_client.provisioning import KernelProvisionerFactory
 from nbgrader.api import Gradebook, MissingEntry
 
+import cnnlab
 from cnnlab.grading.course import Course
 from cnnlab.grading.prefork import Zygote
-from cnnlab.grading.preprocessors import GUARD_NOTE, hidden_lines, scrub_outputs
+from cnnlab.grading.preprocessors import hidden_lines, scrub_outputs
+from cnnlab.grading.sandbox import SANDBOX_UID, Sandbox, private_mounts
 
-__all__ = ["Grader", "Task", "cell_labels", "failed_result"]
+__all__ = ["Grader", "Options", "Task", "cell_labels", "failed_result", "submission_problem"]
 
 #: How many lines of a failing cell's message a report shows.
 MESSAGE_LINES = 16
@@ -169,17 +173,50 @@ def write_failure_feedback(folder: str | None, notebooks: list[str], message: st
 # ---------------------------------------------------------------------- grader
 
 
+@dataclass(frozen=True)
+class Options:
+    """How a grader runs the kernels.
+
+    ``sandbox``: each kernel in its own :class:`~cnnlab.grading.sandbox.Sandbox`
+    with ``memory`` bytes of address space at most; without it, kernels are
+    forked from a warm process (``prefork``) or started the usual way.
+    ``seed``: the seed of the hidden cases of every thorough check.
+    """
+
+    sandbox: bool = True
+    prefork: bool = True
+    memory: int = 2 * 1024**3
+    seed: int = 0
+
+
+def _readable_folders(extra=()) -> list[str]:
+    """What a kernel must read: the Python installation, the virtual environment, cnnlab."""
+    folders = [
+        os.path.realpath(sys.base_prefix),
+        os.path.realpath(sys.prefix),
+        os.path.dirname(os.path.realpath(cnnlab.__file__)),
+        *extra,
+    ]
+    kept = []
+    for folder in dict.fromkeys(folders):
+        if not any(folder.startswith(other + os.sep) for other in folders if other != folder):
+            kept.append(folder)
+    return kept
+
+
 class Grader:
     """Grades submissions one at a time in a private scratch course."""
 
-    def __init__(self, course_root: str, template_db: str, prefork: bool = True):
+    def __init__(self, course_root: str, template_db: str, options: Options = Options()):
         # One BLAS thread per kernel: the workers already keep every core busy.
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(var, "1")
         self.course = Course.find(course_root)
         # Next to the template, in the batch's temporary folder: removed with it even
-        # when this worker is killed before it can clean up.
+        # when this worker is killed before it can clean up. Searchable by the sandbox
+        # user (0711), so that bubblewrap can bind the socket folder; readable by no one.
         self.root = Path(tempfile.mkdtemp(prefix="grader-", dir=Path(template_db).parent))
+        self.root.chmod(0o711)
         shutil.copy(template_db, self.root / "gradebook.db")
         self.db_url = f"sqlite:///{self.root / 'gradebook.db'}"
         config = self.course.config()
@@ -192,11 +229,32 @@ class Grader:
         where.feedback_directory = "feedback"
         where.db_url = self.db_url
         config.Exchange.root = str(self.root / "exchange")
-        self.api = self.course.api(config)
-        if prefork and hasattr(os, "fork"):  # kernels forked from a warm process, started now
+        execute = config.SandboxedExecute
+        execute.seed = options.seed
+        execute.release_directory = str(self.course.release_dir)
+        if options.sandbox:
+            execute.sockets, execute.sandbox = self._sandbox(options)
+        elif options.prefork and hasattr(os, "fork"):  # kernels forked from a warm process
             KernelProvisionerFactory.instance().default_provisioner_name = "cnnlab-prefork"
             Zygote.for_python(sys.executable)
+        self.api = self.course.api(config)
         self._released = {}
+
+    def _sandbox(self, options: Options) -> tuple[str, str]:
+        """The socket folder and the :class:`Sandbox` (as JSON) of this grader's kernels."""
+        extra = [os.environ["IPYTHONDIR"]] if os.environ.get("IPYTHONDIR") else []
+        readable = _readable_folders(extra)
+        sockets = self.root / "sockets"
+        if os.geteuid() == 0:
+            # The kernels run as a user of their own, nobody on this machine; this worker
+            # gives them what that user cannot reach, in a mount namespace of its own.
+            uid = SANDBOX_UID + int(os.environ.get("CNNLAB_WORKER", "0")) % 1000
+            mounts = private_mounts(self.root, readable)
+        else:
+            uid, mounts = None, {}
+            sockets.mkdir(mode=0o700, exist_ok=True)
+        spec = Sandbox(sockets="", readable=readable, mounts=mounts, uid=uid, memory=options.memory)
+        return str(sockets), spec.to_json()
 
     def close(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
@@ -251,6 +309,9 @@ class Grader:
             raise RuntimeError(f"{task.lesson} is not in the gradebook: release it first") from None
 
         submission = Path(task.submission)
+        problem = submission_problem(submission)
+        if problem is not None:
+            return self._fail(task, "invalid", problem)
         notes = []
         for name in notebooks:
             path = submission / f"{name}.ipynb"
@@ -268,7 +329,7 @@ class Grader:
             notes += _tampering(self._release(task.lesson, name), submitted)
 
         scratch = self.root / "submitted" / task.student / task.lesson
-        shutil.copytree(submission, scratch, ignore=shutil.ignore_patterns(".*"))
+        _copy_plain_files(submission, scratch)
         outcome = self.api.autograde(task.lesson, task.student, force=True, create=True)
         if not outcome["success"]:
             why = _last_error(outcome)
@@ -345,8 +406,7 @@ class Grader:
 
 
 def kernel_trouble(nb) -> list[str]:
-    """Where the kernel died, timed out or stopped answering in a graded notebook, and
-    where the grader had to put back what the learner's code replaced in the checks."""
+    """Where the kernel died, timed out or stopped answering in a graded notebook."""
     notes, current = [], None
     for index, cell in enumerate(nb.cells):
         current = heading(cell, current)
@@ -358,11 +418,55 @@ def kernel_trouble(nb) -> list[str]:
             notes.append(f"{where} ignored the interrupt: it and every later cell score 0")
         elif "CellTimeoutError" in names:
             notes.append(f"{where} ran out of time and was interrupted")
-        for output in cell.get("outputs", []):
-            if output.output_type == "stream" and output.text.startswith(GUARD_NOTE):
-                replaced = output.text[len(GUARD_NOTE) :].strip().rstrip(".")
-                notes.append(f"before the test in {where}, the grader put back {replaced}")
+        elif "CheckInterrupted" in names:
+            notes.append(f"the check in {where} could not finish")
+        elif "GradingError" in names:
+            notes.append(f"the test in {where} is not one the grader can run")
     return notes
+
+
+#: The most a submission folder may hold: files, and bytes in all.
+MOST_FILES, MOST_BYTES = 100, 256 * 1024**2
+
+
+def submission_problem(folder: Path) -> str | None:
+    """Why a submission folder cannot be graded as it is, or None.
+
+    Only plain files are graded: a symbolic link (to a source lesson, to a
+    classmate's notebook) or a special file anywhere in it is refused, and so
+    is a folder too large to copy. Hidden entries (``.ipynb_checkpoints``)
+    are skipped, never followed.
+    """
+    if folder.is_symlink() or folder.parent.is_symlink() or not folder.is_dir():
+        return "the submission is a symbolic link, not a plain folder"
+    count = size = 0
+    for parent, folders, files in os.walk(folder, followlinks=False):
+        folders[:] = [f for f in folders if not f.startswith(".")]
+        for name in [*folders, *files]:
+            if name.startswith("."):
+                continue
+            path = Path(parent) / name
+            info = path.lstat()
+            if stat.S_ISLNK(info.st_mode):
+                return f"{path.relative_to(folder)} is a symbolic link: only plain files are graded"
+            if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+                return f"{path.relative_to(folder)} is not a plain file"
+            count += 1
+            size += info.st_size
+    if count > MOST_FILES or size > MOST_BYTES:
+        return f"the submission holds {count} files of {size} bytes: too much to grade"
+    return None
+
+
+def _copy_plain_files(source: Path, dest: Path) -> None:
+    """Copy the plain files directly in ``source`` (never following a link) to ``dest``."""
+    dest.mkdir(parents=True)
+    for entry in os.scandir(source):
+        if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
+            continue
+        fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as reader, open(dest / entry.name, "wb") as writer:
+            shutil.copyfileobj(reader, writer)
 
 
 def _tampering(release, submitted) -> list[str]:

@@ -1,0 +1,301 @@
+"""A sandbox for each grading kernel: bubblewrap, namespaces, limits.
+
+A submission's kernel runs the learner's code, so it gets nothing it does not
+need (Linux only; `bubblewrap <https://github.com/containers/bubblewrap>`_,
+Debian package ``bubblewrap``):
+
+* user, PID, network, IPC, UTS and cgroup namespaces of its own: every
+  process it starts dies with it, it sees no other process and no network,
+  and cannot make user namespaces of its own;
+* a read-only view of the system (``/usr``), the Python installation, the
+  virtual environment and the cnnlab package, and nothing else of the disk:
+  no course folder (source lessons, releases, submissions, gradebooks, other
+  graders' scratch folders), no home folder;
+* a private ``/tmp`` and a working folder holding a copy of its own
+  submission's files, both in memory and of limited size;
+* limits on memory (address space, 2 GiB by default), on the size of a file
+  it writes and on the number of its processes and threads.
+
+Run as root, the grader first drops to an unprivileged user of its own
+(:data:`SANDBOX_UID` plus the worker's number) before it starts bubblewrap,
+so the kernel is nobody on the host either; the folders that user cannot
+reach (a Python installed under ``/root``) are bind-mounted for it in a mount
+namespace private to the worker (:func:`private_mounts`), which also holds the
+kernel's socket folder in a small tmpfs. Run as another user, the kernel runs
+as that user inside its own user namespace.
+
+The kernel talks to the grader over Unix sockets (jupyter_client's ``ipc``
+transport) in a folder bound into the sandbox: there is no network. The
+:class:`SandboxProvisioner` is the jupyter_client kernel provisioner that
+starts a kernel this way; :class:`Sandbox` holds the settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from jupyter_client.provisioning import LocalProvisioner
+from traitlets import Unicode
+
+__all__ = [
+    "SANDBOX_UID",
+    "Sandbox",
+    "SandboxError",
+    "SandboxProvisioner",
+    "available",
+    "private_mounts",
+]
+
+#: The host user id of worker 0's kernels when grading as root (worker k: + k).
+SANDBOX_UID = 61000
+GIB = 1024**3
+MIB = 1024**2
+
+#: What the kernel may keep of the grader's environment (everything else is cleared).
+PASSED_ENVIRONMENT = (
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_CORETYPE",
+    "MPLBACKEND",
+    "PYDEVD_DISABLE_FILE_VALIDATION",
+    "LANG",
+    "LC_ALL",
+)
+#: The parts of /etc a Python kernel reads: the dynamic linker's cache, fonts, time zone.
+ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "fonts", "localtime", "mime.types")
+
+
+class SandboxError(RuntimeError):
+    """The sandbox cannot be used here, and why."""
+
+
+@dataclass
+class Sandbox:
+    """The settings of one kernel's sandbox.
+
+    ``files`` are the regular files of the submission, copied into the
+    working folder (name -> host path). ``readable`` are the host folders the
+    kernel may read (the Python installation, the virtual environment, the
+    package; more for tests), each seen at its own path; ``mounts`` maps a
+    folder of ``readable`` that the sandbox user cannot reach to the place
+    :func:`private_mounts` bound it. ``sockets`` is the folder of the kernel's
+    Unix sockets (the only one it writes on the host).
+    """
+
+    sockets: str
+    files: dict = field(default_factory=dict)
+    readable: list = field(default_factory=list)
+    mounts: dict = field(default_factory=dict)
+    uid: int | None = None  # None: this process's own user (not root)
+    memory: int = 2 * GIB
+    file_size: int = 256 * MIB
+    processes: int = 64
+    tmp_size: int = 256 * MIB
+    work: str = "/work/submission"
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> Sandbox:
+        return cls(**json.loads(text))
+
+    def command(self, argv: list[str], data: dict[str, int]) -> list[str]:
+        """The command that runs ``argv`` in this sandbox.
+
+        ``data`` maps a path inside the sandbox to an open file descriptor whose
+        content becomes that (read-only) file: the connection file, whose host
+        folder the sandbox user may not read.
+        """
+        bwrap = shutil.which("bwrap") or "bwrap"
+        args = [
+            "--unshare-all",
+            "--unshare-user",
+            "--disable-userns",
+            "--die-with-parent",
+            "--new-session",
+            "--clearenv",
+            "--ro-bind",
+            "/usr",
+            "/usr",
+        ]
+        for name in ("bin", "lib", "lib32", "lib64", "sbin"):
+            if os.path.islink(f"/{name}"):
+                args += ["--symlink", os.readlink(f"/{name}"), f"/{name}"]
+            elif os.path.isdir(f"/{name}"):
+                args += ["--ro-bind", f"/{name}", f"/{name}"]
+        for name in ETC:
+            if os.path.exists(f"/etc/{name}"):
+                args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+        for folder in self.readable:
+            args += ["--ro-bind", self.mounts.get(folder, folder), folder]
+        args += ["--proc", "/proc", "--dev", "/dev"]
+        args += ["--size", str(16 * MIB), "--tmpfs", "/dev/shm"]
+        args += ["--size", str(self.tmp_size), "--tmpfs", "/tmp"]
+        args += ["--size", str(self.tmp_size), "--tmpfs", self.work]
+        for name in self.files:
+            args += ["--bind-data", str(data[f"file:{name}"]), f"{self.work}/{name}"]
+        for inside, fd in data.items():
+            if not inside.startswith("file:"):
+                args += ["--ro-bind-data", str(fd), inside]
+        args += ["--bind", self.sockets, self.sockets]
+        args += ["--chdir", self.work]
+        environment = {k: os.environ[k] for k in PASSED_ENVIRONMENT if k in os.environ}
+        environment |= {
+            "HOME": "/tmp",
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"]),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "MPLCONFIGDIR": "/tmp/matplotlib",
+        }
+        if os.environ.get("IPYTHONDIR") and os.environ["IPYTHONDIR"] in self.readable:
+            environment["IPYTHONDIR"] = os.environ["IPYTHONDIR"]
+        for key, value in environment.items():
+            args += ["--setenv", key, value]
+        limits = [
+            shutil.which("prlimit") or "/usr/bin/prlimit",
+            f"--as={self.memory}",
+            f"--fsize={self.file_size}",
+            f"--nproc={self.processes}",
+            "--core=0",
+            "--",
+        ]
+        command = [bwrap, *args, "--", *limits, *argv]
+        if self.uid is not None:
+            setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
+            command = [
+                setpriv,
+                f"--reuid={self.uid}",
+                f"--regid={self.uid}",
+                "--clear-groups",
+                "--no-new-privs",
+                "--",
+                *command,
+            ]
+        return command
+
+
+# --------------------------------------------------------------- the worker's mounts
+
+
+def _reachable_by_others(path: str) -> bool:
+    """Whether a user with no special rights could read ``path`` (every parent searchable)."""
+    current = Path(path).resolve()
+    for folder in [*reversed(current.parents), current]:
+        try:
+            mode = folder.stat().st_mode
+        except OSError:
+            return False
+        if not mode & stat.S_IXOTH:
+            return False
+    return bool(current.stat().st_mode & stat.S_IROTH)
+
+
+_CLONE_NEWNS = 0x00020000
+
+
+def private_mounts(scratch: Path, folders: list[str]) -> dict[str, str]:
+    """Give this process (a root worker) a mount namespace of its own, and in it:
+
+    * a small tmpfs on ``scratch/sockets`` for the kernels' sockets, so that a
+      kernel cannot fill the disk through the one host folder it may write;
+    * each folder of ``folders`` that an unprivileged user cannot reach,
+      bound read-only under ``scratch/mnt``.
+
+    Returns the second as {folder: where it is bound}. The mounts vanish with
+    the process; the host never sees them. Must run before the process starts
+    threads (unshare refuses a multi-threaded process).
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(_CLONE_NEWNS) != 0:
+        raise SandboxError(f"unshare(CLONE_NEWNS) failed: {os.strerror(ctypes.get_errno())}")
+    _mount(["--make-rprivate", "/"])
+    sockets = scratch / "sockets"
+    sockets.mkdir(exist_ok=True)
+    _mount(["-t", "tmpfs", "-o", "size=16m,mode=0711", "tmpfs", str(sockets)])
+    bound = {}
+    for number, folder in enumerate(folders):
+        if _reachable_by_others(folder):
+            continue
+        target = scratch / "mnt" / str(number)
+        target.mkdir(parents=True, exist_ok=True)
+        target.chmod(0o755)
+        _mount(["--bind", folder, str(target)])
+        _mount(["-o", "remount,bind,ro", str(target)])
+        bound[folder] = str(target)
+    return bound
+
+
+def _mount(args: list[str]) -> None:
+    result = subprocess.run(["mount", *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SandboxError(f"mount {' '.join(args)}: {result.stderr.strip()}")
+
+
+def available() -> str | None:
+    """None if sandboxed kernels can run here, else why not (in a sentence)."""
+    if not sys.platform.startswith("linux"):
+        return f"the sandbox needs Linux (this is {sys.platform})"
+    missing = [tool for tool in ("bwrap", "prlimit", "setpriv") if shutil.which(tool) is None]
+    if missing:
+        return (
+            f"{', '.join(missing)} not found: install bubblewrap and util-linux "
+            "(apt-get install bubblewrap)"
+        )
+    probe = Sandbox(sockets="/tmp").command(["/usr/bin/true"], {})
+    probe = probe[probe.index(shutil.which("bwrap")) :]
+    with contextlib.suppress(OSError):
+        result = subprocess.run(probe, capture_output=True, text=True, timeout=30)
+        if result.returncode == 0:
+            return None
+        return f"bubblewrap cannot make a sandbox here: {result.stderr.strip()[:300]}"
+    return "bubblewrap cannot be run"
+
+
+# ------------------------------------------------------------------ the provisioner
+
+
+class SandboxProvisioner(LocalProvisioner):
+    """jupyter_client's local provisioner, starting the kernel inside a :class:`Sandbox`.
+
+    The sandbox comes from the kernel spec's provisioner config
+    (``{"sandbox": Sandbox.to_json()}``), set by the grader for each kernel.
+    """
+
+    sandbox = Unicode("", help="The Sandbox, as JSON.").tag(config=True)
+
+    async def launch_kernel(self, cmd: list[str], **kwargs):
+        spec = Sandbox.from_json(self.sandbox)
+        connection_file = self.parent.connection_file if self.parent else None
+        data, keep = {}, []
+        try:
+            for name, path in spec.files.items():
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+                data[f"file:{name}"] = fd
+                keep.append(fd)
+            if connection_file:
+                fd = os.open(connection_file, os.O_RDONLY)
+                data[connection_file] = fd
+                keep.append(fd)
+            self.process = subprocess.Popen(
+                spec.command(cmd, data),
+                pass_fds=keep,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        finally:
+            for fd in keep:
+                os.close(fd)
+        self.pid = self.process.pid
+        self.pgid = self.process.pid
+        self.cwd = spec.work
+        return self.connection_info
