@@ -57,7 +57,7 @@ from cnnlab.grading.batch import (
     write_csv,
 )
 from cnnlab.grading.course import leaks, template_gradebook
-from cnnlab.grading.preprocessors import GUARD_NOTE, WIDGET_VIEW, HideHiddenTests
+from cnnlab.grading.preprocessors import WIDGET_VIEW, HideHiddenTests
 from cnnlab.grading.worker import Task
 
 TEMPLATES, ACTIVATION = "01-template-matching", "03-activation"
@@ -357,20 +357,17 @@ def test_calling_cnnlabs_own_implementation_loses_the_exercise(batch):
         batch, "count_placements"
     )
     assert score(batch, "delegates", ACTIVATION, "relu") == 0
-    assert "calls cnnlab's own" in feedback_text(batch, "delegates", ACTIVATION)
+    assert "uses cnnlab's own cnnlab.relu" in feedback_text(batch, "delegates", ACTIVATION)
 
 
-def test_a_submission_that_replaces_the_checks_is_graded_with_the_originals(batch):
-    # Without the grader's guard this submission passes: tests/test_guard.py shows each
-    # replacement letting a wrong answer through.
+def test_a_submission_that_replaces_the_checks_loses_every_exercise(batch):
+    # The checks run in the grader, so replacing them in the kernel changes nothing; the
+    # notebook that tries is told so, and loses every exercise its code could reach.
     assert score(batch, "cheats", TEMPLATES, "match_score") == 0
-    assert score(batch, "cheats", TEMPLATES, "count_placements") == full(batch, "count_placements")
-    (note,) = batch.results["cheats", TEMPLATES]["notes"]
-    assert "cnnlab.checks.check_match_score" in note and "numpy.allclose" in note
+    assert score(batch, "cheats", TEMPLATES, "count_placements") == 0
     page = feedback_text(batch, "cheats", TEMPLATES)
-    assert f"{GUARD_NOTE} cnnlab.checks.check_match_score, numpy.allclose." in page
-    for student in ("solution", "wrong", "delegates"):  # nothing to put back: no note
-        assert not any("put back" in n for n in batch.results[student, TEMPLATES]["notes"])
+    assert "an assignment to cnnlab.checks.check_match_score" in page
+    assert "an assignment to numpy.allclose" in page
 
 
 def test_invalid_and_missing_notebooks_are_reported_and_score_zero(batch):

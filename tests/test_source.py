@@ -121,7 +121,7 @@ def test_an_allowed_helper_is_fine_and_others_are_not():
 @pytest.mark.parametrize(
     ("cell", "what"),
     [
-        ("import sys\nsys.modules['numpy'].maximum = cnnlab.relu", "an assignment to sys.modules"),
+        ("import sys\nsys.modules['numpy'].maximum = cnnlab.relu", ".modules"),
         ("np.maximum = cnnlab.relu", "an assignment to np.maximum"),
         ("get_ipython().input_transformers_post.append(lambda lines: lines)", "get_ipython()"),
         ("%load_ext something", "%load_ext"),

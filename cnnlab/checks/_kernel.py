@@ -21,7 +21,10 @@ import builtins
 from cnnlab.checks import _wire
 from cnnlab.checks._core import Case, call_locally
 
-__all__ = ["answer", "describe_error"]
+__all__ = ["answer", "describe_error", "digit_scores", "train_digits"]
+
+#: Where the kernel keeps the models a training function gave (slot 0, 1, ...).
+MODEL = "_cnnlab_model_{}"
 
 
 def describe_error(error: BaseException) -> dict:
@@ -64,3 +67,44 @@ def answer(namespace: dict, name: str, request: str) -> str:
         reply["got"] = None
         reply["error"] = describe_error(error)
         return _wire.dumps(reply)
+
+
+def train_digits(namespace: dict, name: str, request: str) -> str:
+    """Call the training function ``namespace[name]`` on the digits sent; keep the model.
+
+    The reply says what came back (:class:`~cnnlab.checks.training.Trained`):
+    the model itself stays here, under :data:`MODEL`, for :func:`digit_scores`.
+    """
+    from cnnlab.checks.training import train_and_describe
+
+    fn = namespace.get(name)
+    if fn is None or not callable(fn):
+        found = "not defined" if fn is None else f"a {type(fn).__name__}, not a function"
+        return _wire.dumps({"missing": f"{name} is {found}: run the cell that defines it."})
+    data = _wire.loads(request)
+    facts, model = train_and_describe(fn, data["arrays"])
+    namespace[MODEL.format(int(data["slot"]))] = model
+    reply = {
+        "kind": facts.kind,
+        "what": facts.what,
+        "error": None if facts.error is None else describe_error(facts.error),
+        "where": facts.where,
+        "layers": list(facts.layers),
+    }
+    return _wire.dumps(reply)
+
+
+def digit_scores(namespace: dict, request: str) -> str:
+    """The scores a kept model gives the images sent (or its exception)."""
+    from cnnlab.checks.training import model_scores
+
+    data = _wire.loads(request)
+    model = namespace.get(MODEL.format(int(data["slot"])))
+    if model is None:
+        return _wire.dumps({"got": None, "error": None})
+    outcome = model_scores(model, data["x"])
+    error = None if outcome.error is None else describe_error(outcome.error)
+    try:
+        return _wire.dumps({"got": outcome.got if error is None else None, "error": error})
+    except (TypeError, ValueError) as problem:
+        return _wire.dumps({"got": None, "error": describe_error(problem)})

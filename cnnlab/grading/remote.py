@@ -35,8 +35,17 @@ from cnnlab import checks
 from cnnlab.checks import _wire
 from cnnlab.checks._core import CheckFailure, Outcome, Remote, hidden_seed
 from cnnlab.checks._source import Rules, notebook_findings
+from cnnlab.checks.training import Trained
 
-__all__ = ["GradedCall", "KernelFunction", "KernelLost", "Verdict", "graded_calls", "judge"]
+__all__ = [
+    "GradedCall",
+    "KernelFunction",
+    "KernelLost",
+    "RemoteDigits",
+    "Verdict",
+    "graded_calls",
+    "judge",
+]
 
 #: The name the kernel keeps its last reply under (a run of the grader's, not the learner's).
 REPLY = "_cnnlab_reply_"
@@ -120,18 +129,27 @@ class KernelFunction(Remote):
             self._findings[uses] = notebook_findings(self._cells, self.name, Rules(cnnlab=uses))
         return self._findings[uses]
 
+    def _ask(self, function: str, *args) -> dict | None:
+        """Run ``cnnlab.checks._kernel.<function>(globals(), *args)`` in the kernel; its reply."""
+        arguments = ", ".join(repr(a) for a in args)
+        code = (
+            f"{REPLY} = __import__('cnnlab.checks._kernel', fromlist=['{function}'])"
+            f".{function}(globals(), {arguments})"
+        )
+        try:
+            reply = _wire.loads(ast.literal_eval(self._channel(code, REPLY)))
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return None
+        return reply if isinstance(reply, dict) else None
+
+    def digits(self) -> RemoteDigits:
+        """The training function as :func:`cnnlab.checks.check_digits_model` uses it."""
+        return RemoteDigits(self)
+
     def call(self, case, allowed: tuple) -> Outcome:
         request = _wire.dumps({"args": case.args, "kwargs": case.kwargs, "uses": list(allowed)})
-        code = (
-            f"{REPLY} = __import__('cnnlab.checks._kernel', fromlist=['answer'])"
-            f".answer(globals(), {self.name!r}, {request!r})"
-        )
-        text = self._channel(code, REPLY)
-        try:
-            reply = _wire.loads(ast.literal_eval(text))
-        except (ValueError, SyntaxError, MemoryError, RecursionError) as error:
-            return Outcome(error=RuntimeError(f"the kernel's answer could not be read ({error})"))
-        if not isinstance(reply, dict):
+        reply = self._ask("answer", self.name, request)
+        if reply is None:
             return Outcome(error=RuntimeError("the kernel's answer could not be read"))
         if "missing" in reply:
             return Outcome(error=NameError(str(reply["missing"])))
@@ -145,6 +163,40 @@ class KernelFunction(Remote):
             where=str(reply.get("where") or "")[:500],
             called=[str(name)[:200] for name in called],
         )
+
+
+class RemoteDigits:
+    """A training function in the kernel: trained there, its model kept there, run there."""
+
+    def __init__(self, fn: KernelFunction):
+        self.fn = fn
+
+    def train(self, slot: int, arrays) -> Trained:
+        request = _wire.dumps({"arrays": list(arrays), "slot": slot})
+        reply = self.fn._ask("train_digits", self.fn.name, request)
+        if reply is None:
+            error = RuntimeError("the kernel's answer could not be read")
+            return Trained("error", error=error)
+        if "missing" in reply:
+            return Trained("error", error=NameError(str(reply["missing"])))
+        error = reply.get("error")
+        kind = str(reply.get("kind"))
+        return Trained(
+            kind if kind in ("model", "none", "history", "other", "error") else "other",
+            what=str(reply.get("what") or "")[:200],
+            error=_exception(error) if isinstance(error, dict) else None,
+            where=str(reply.get("where") or "")[:500],
+            layers=tuple(str(name)[:80] for name in reply.get("layers") or ()),
+        )
+
+    def scores(self, slot: int, x) -> Outcome:
+        reply = self.fn._ask("digit_scores", _wire.dumps({"slot": slot, "x": x}))
+        if reply is None:
+            return Outcome(error=RuntimeError("the kernel's answer could not be read"))
+        error = reply.get("error")
+        if isinstance(error, dict):
+            return Outcome(error=_exception(error))
+        return Outcome(got=reply.get("got"))
 
 
 @dataclass
