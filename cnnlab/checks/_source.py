@@ -30,8 +30,10 @@ from __future__ import annotations
 import ast
 import builtins
 import functools
+import importlib.util
 import inspect
 import os
+import sys
 import sysconfig
 import types
 from collections.abc import Iterable, Iterator
@@ -65,17 +67,28 @@ ATTRIBUTE_CALLS = {"getattr", "setattr", "delattr"}
 #: Modules that reach into the interpreter, the import system or code objects.
 DYNAMIC_MODULES = {
     "importlib",
+    "imp",
+    "pkgutil",
+    "zipimport",
     "builtins",
     "ctypes",
     "gc",
+    "inspect",
     "marshal",
     "pickle",
     "dill",
     "cloudpickle",
     "copyreg",
+    "code",
+    "codeop",
     "runpy",
+    "subprocess",
+    "multiprocessing",
+    "pty",
     "IPython",
 }
+#: Parts of cnnlab a learner's code never needs: the checks and the grader themselves.
+GRADER_MODULES = ("cnnlab.checks", "cnnlab.grading")
 #: Attributes that open up functions, frames, modules or the interpreter.
 DYNAMIC_ATTRIBUTES = {
     "__dict__",
@@ -101,6 +114,19 @@ DYNAMIC_ATTRIBUTES = {
     "setprofile",
     "meta_path",
     "path_hooks",
+    # running another program: its code is not in the notebook
+    "system",
+    "popen",
+    "execv",
+    "execve",
+    "execvp",
+    "execl",
+    "execlp",
+    "spawnv",
+    "spawnl",
+    "posix_spawn",
+    "fork",
+    "forkpty",
 }
 #: The only IPython magic a graded notebook may use: the lessons' own set-up line.
 ALLOWED_MAGICS = {("run_line_magic", "matplotlib")}
@@ -350,6 +376,8 @@ def _classify(qualname: str, rules: Rules) -> str | None:
     """ "cnnlab" or "library" if a dotted name is ruled out for this exercise, else None."""
     root = qualname.split(".")[0]
     if root in DYNAMIC_MODULES or qualname in ("sys.modules", "sys._getframe"):
+        return "dynamic"
+    if qualname.startswith(GRADER_MODULES):
         return "dynamic"
     if root == "cnnlab" and rules.cnnlab is not None:
         last = qualname.rsplit(".", 1)[-1]
@@ -641,14 +669,96 @@ def _bind_statement(node: ast.AST, index: int, learner: bool, bind) -> None:
                     bind(name.id, _Binding(index, node=value, learner=learner))
 
 
-def notebook_findings(cells: list[tuple[str, bool]], function: str, rules: Rules) -> list[Finding]:
+def _attribute_targets(tree: ast.AST) -> Iterator[tuple[ast.AST, int, bool]]:
+    """Every attribute assigned to or deleted: (target, line, whether inside a function)."""
+
+    def walk(node, in_function):
+        if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign | ast.Delete):
+            targets = node.targets if isinstance(node, ast.Assign | ast.Delete) else [node.target]
+            for target in targets:
+                parts = target.elts if isinstance(target, ast.Tuple | ast.List) else [target]
+                for part in parts:
+                    if isinstance(part, ast.Attribute):
+                        yield part, _line(node), in_function
+        inside = in_function or isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        for child in ast.iter_child_nodes(node):
+            yield from walk(child, inside)
+
+    yield from walk(tree, False)
+
+
+def _all_chains(tree: ast.AST) -> Iterator[tuple[list[str], int]]:
+    """Every name and attribute chain read anywhere in ``tree``, with literal getattr()s."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute | ast.Name) and isinstance(node.ctx, ast.Load):
+            chain = _chain(node)
+            if chain is not None:
+                yield chain, _line(node)
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "getattr"
+            and len(node.args) >= 2
+            and isinstance(node.args[1], ast.Constant)
+            and isinstance(node.args[1].value, str)
+        ):
+            chain = _chain(node.args[0])
+            if chain is not None:
+                yield [*chain, node.args[1].value], _line(node)
+
+
+#: The cnnlab.nn layers that compute an exercise's function (or its gradient).
+EXERCISE_LAYERS = {
+    "relu": "ReLU",
+    "relu_backward": "ReLU",
+    "max_pool2d": "MaxPool2d",
+    "max_pool2d_backward": "MaxPool2d",
+    "avg_pool2d": "AvgPool2d",
+    "avg_pool2d_backward": "AvgPool2d",
+    "flatten": "Flatten",
+    "dense": "Dense",
+    "dense_backward": "Dense",
+    "correlate2d": "Conv2d",
+    "conv2d": "Conv2d",
+    "conv2d_backward": "Conv2d",
+}
+
+
+def _exercise_name(qualname: str, exercises: Iterable[str]) -> bool:
+    """Whether a cnnlab name computes one of the notebook's exercises."""
+    last = qualname.rsplit(".", 1)[-1]
+    names = set(exercises) | {EXERCISE_LAYERS[e] for e in exercises if e in EXERCISE_LAYERS}
+    return last in names
+
+
+@functools.cache
+def _installed(module: str) -> bool:
+    """Whether ``module`` is a module of the standard library or an installed package."""
+    if module in sys.builtin_module_names or module in sys.stdlib_module_names:
+        return True
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return False
+    if spec is None:
+        return False
+    origin = spec.origin or next(iter(spec.submodule_search_locations or []), "")
+    return os.path.abspath(str(origin)).startswith(_LIBRARY_FOLDERS)
+
+
+def notebook_findings(
+    cells: list[tuple[str, bool]], function: str, rules: Rules, exercises: Iterable[str] = ()
+) -> list[Finding]:
     """What the notebook's ``function`` (and all it reaches) uses that ``rules`` rule out.
 
     ``cells`` are the notebook's code cells in order, each with whether the
     learner wrote it (a solution cell, or a cell that is not in the student
-    version as given). Reported too: code in a learner's cell that changes or
-    hides what runs (anywhere in the cell, not only in what ``function``
-    reaches), and a ``function`` that is missing or rebound after its ``def``.
+    version as given). Reported too, from anywhere in a learner's cell (not
+    only what ``function`` reaches): code that changes or hides what runs,
+    an assignment to a module's attribute, the checks or the grader named,
+    a module that is not installed (a file the notebook wrote), and cnnlab's
+    own implementation of any of the notebook's ``exercises``; and a
+    ``function`` that is missing or rebound after its ``def``.
     """
     trees = _cell_trees(cells)
     table = _bindings(trees)
@@ -659,17 +769,45 @@ def notebook_findings(cells: list[tuple[str, bool]], function: str, rules: Rules
         if finding not in findings:
             findings.append(finding)
 
-    def is_module(name: str) -> bool:
-        return any(b.qualname is not None for b in table.get(name, []))
+    def is_module(name: str, depth: int = 0) -> bool:
+        """Whether a name is bound to a module (imported, or assigned from one)."""
+        for binding in table.get(name, []):
+            if binding.qualname is not None:
+                return True
+            node = binding.node
+            chain = _chain(node) if isinstance(node, ast.Name | ast.Attribute) else None
+            if chain is not None and depth < 10 and is_module(chain[0], depth + 1):
+                return True
+        return False
 
     for index, (tree, learner) in enumerate(trees):
-        if learner and tree is not None:
-            for what, line in _dynamic(tree, module_level=True):
-                add("dynamic", what, f"cell {index + 1}, line {line}")
-            for chain, line in _module_assignments(tree):
-                if is_module(chain[0]):
-                    what = f"an assignment to {'.'.join(chain)}"
-                    add("dynamic", what, f"cell {index + 1}, line {line}")
+        if not learner or tree is None:
+            continue
+        where = f"cell {index + 1}"
+        for what, line in _dynamic(tree, module_level=True):
+            add("dynamic", what, f"{where}, line {line}")
+        for target, line, in_function in _attribute_targets(tree):
+            chain = _chain(target)
+            if chain is not None and (chain[0] in ("self", "cls") or not is_module(chain[0])):
+                continue
+            if chain is None and in_function:
+                continue  # self.layers[0].weight = ... in a method
+            shown = ".".join(chain) if chain else ast.unparse(target)
+            add("dynamic", f"an assignment to {shown}", f"{where}, line {line}")
+        for qualname, line in _imports(tree):
+            kind = _classify(qualname, rules)
+            if kind == "dynamic" or (kind is not None and _exercise_name(qualname, exercises)):
+                add(kind, _short(qualname), f"{where}, line {line}")
+            elif not _installed(qualname.split(".")[0]):
+                add("dynamic", f"import {qualname.split('.')[0]}, not an installed module", where)
+        for chain, line in _all_chains(tree):
+            for binding in table.get(chain[0], []):
+                if binding.qualname is None:
+                    continue
+                qualname = ".".join([binding.qualname, *chain[1:]])
+                kind = _classify(qualname, rules)
+                if kind == "dynamic" or (kind is not None and _exercise_name(qualname, exercises)):
+                    add(kind, _short(qualname), f"{where}, line {line}")
 
     definitions = [
         b for b in table.get(function, []) if isinstance(b.node, ast.FunctionDef | ast.ClassDef)

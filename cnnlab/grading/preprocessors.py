@@ -41,7 +41,7 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Integer, Unicode
 
-from cnnlab.grading.remote import KernelLost, judge
+from cnnlab.grading.remote import KernelLost, exercises_of, judge
 from cnnlab.grading.sandbox import Sandbox
 
 __all__ = [
@@ -145,6 +145,7 @@ class SandboxedExecute(Execute):
     def preprocess(self, nb, resources=None, km=None):
         self._stopped_at = None  # why the kernel can no longer run cells
         self._cells = learner_cells(nb, self._release(resources))
+        self._exercises = exercises_of(cell.source for cell in nb.cells if _is_test(cell))
         self._folder = (resources or {}).get("metadata", {}).get("path") or "."
         return super().preprocess(nb, resources, km)
 
@@ -265,7 +266,7 @@ class SandboxedExecute(Execute):
     def _judge(self, cell) -> list:
         """The outputs of a test cell, from the checks run here."""
         try:
-            verdict = judge(cell.source, self._channel, self._cells, self.seed)
+            verdict = judge(cell.source, self._channel, self._cells, self.seed, self._exercises)
         except KernelLost as lost:
             return [_error("CheckInterrupted", f"The check could not finish: {lost}.")]
         except ValueError as error:  # the course's own test cell is not one the grader runs
@@ -280,10 +281,16 @@ class SandboxedExecute(Execute):
 
 
 def _submission_files(folder: Path, most: int = 50, largest: int = 64 * 1024 * 1024) -> dict:
-    """The regular files directly in a submission folder (no links, no folders), by name."""
+    """The notebooks directly in a submission folder (plain files, no links), by name.
+
+    Only notebooks: the kernel runs the notebook's cells, and another file (a
+    ``helper.py``) would be code it could import that no reader has seen.
+    """
     files = {}
     for entry in sorted(os.scandir(folder), key=lambda e: e.name) if folder.is_dir() else []:
         if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
+            continue
+        if not entry.name.endswith(".ipynb"):
             continue
         if entry.stat(follow_symlinks=False).st_size <= largest and len(files) < most:
             files[entry.name] = entry.path

@@ -39,6 +39,7 @@ from cnnlab.checks.training import Trained
 
 __all__ = [
     "GradedCall",
+    "exercises_of",
     "KernelFunction",
     "KernelLost",
     "RemoteDigits",
@@ -111,14 +112,18 @@ class KernelFunction(Remote):
 
     ``channel`` runs code in the kernel and returns the repr of a variable;
     ``cells`` are the notebook's cells as (source, written by the learner),
-    read for what the exercise rules out.
+    read for what the exercise rules out; ``exercises`` are the functions all
+    the notebook's tests check (cnnlab's own versions are ruled out anywhere).
     """
 
-    def __init__(self, name: str, channel: Channel, cells: list[tuple[str, bool]]):
+    def __init__(
+        self, name: str, channel: Channel, cells: list[tuple[str, bool]], exercises=()
+    ):
         self.name = name
         self.__name__ = name
         self._channel = channel
         self._cells = cells
+        self._exercises = tuple(exercises)
         self._findings: dict[tuple, list] = {}
 
     def __call__(self, *args, **kwargs):  # pragma: no cover - run() uses call()
@@ -126,7 +131,9 @@ class KernelFunction(Remote):
 
     def findings_for(self, uses: tuple | None) -> list:
         if uses not in self._findings:
-            self._findings[uses] = notebook_findings(self._cells, self.name, Rules(cnnlab=uses))
+            self._findings[uses] = notebook_findings(
+                self._cells, self.name, Rules(cnnlab=uses), self._exercises
+            )
         return self._findings[uses]
 
     def _ask(self, function: str, *args) -> dict | None:
@@ -211,7 +218,16 @@ class Verdict:
         return self.failure is None
 
 
-def judge(source: str, channel: Channel, cells: list, seed: int) -> Verdict:
+def exercises_of(sources) -> set[str]:
+    """The learner's functions that the test cells (their sources) check."""
+    names = set()
+    for source in sources:
+        with contextlib.suppress(ValueError, SyntaxError):
+            names |= {call.function for call in graded_calls(source)}
+    return names
+
+
+def judge(source: str, channel: Channel, cells: list, seed: int, exercises=()) -> Verdict:
     """Run the checks of a test cell on the learner's functions in the kernel.
 
     The checks run in order and stop at the first that fails, as in the
@@ -220,7 +236,7 @@ def judge(source: str, channel: Channel, cells: list, seed: int) -> Verdict:
     """
     printed = []
     for call in graded_calls(source):
-        fn = KernelFunction(call.function, channel, cells)
+        fn = KernelFunction(call.function, channel, cells, exercises)
         out = io.StringIO()
         try:
             with contextlib.redirect_stdout(out), hidden_seed(seed if call.thorough else None):
