@@ -39,11 +39,11 @@ from cnnlab.checks.training import Trained
 
 __all__ = [
     "GradedCall",
-    "exercises_of",
     "KernelFunction",
     "KernelLost",
     "RemoteDigits",
     "Verdict",
+    "exercises_of",
     "graded_calls",
     "judge",
 ]
@@ -116,9 +116,7 @@ class KernelFunction(Remote):
     the notebook's tests check (cnnlab's own versions are ruled out anywhere).
     """
 
-    def __init__(
-        self, name: str, channel: Channel, cells: list[tuple[str, bool]], exercises=()
-    ):
+    def __init__(self, name: str, channel: Channel, cells: list[tuple[str, bool]], exercises=()):
         self.name = name
         self.__name__ = name
         self._channel = channel
