@@ -493,7 +493,7 @@ def test_the_digits_are_relabelled_and_a_network_taught_otherwise_is_told(traine
         return trained  # trained on the usual numbering, not on what it was given
 
     message = message_of(check_digits_model, train_digits_model)
-    x_train, y_train, x_val, y_val = given
+    x_train, y_train, _, y_val = given
     assert [a.shape for a in given] == [(1047, 1, 8, 8), (1047,), (300, 1, 8, 8), (300,)]
     np.testing.assert_array_equal(x_train, split[0])
     mapping = {int(a): int(b) for a, b in zip(split[1], y_train, strict=True)}

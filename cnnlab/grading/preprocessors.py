@@ -146,7 +146,6 @@ class SandboxedExecute(Execute):
         self._stopped_at = None  # why the kernel can no longer run cells
         self._cells = learner_cells(nb, self._release(resources))
         self._exercises = exercises_of(cell.source for cell in nb.cells if _is_test(cell))
-        self._folder = (resources or {}).get("metadata", {}).get("path") or "."
         return super().preprocess(nb, resources, km)
 
     def _release(self, resources):
@@ -165,7 +164,6 @@ class SandboxedExecute(Execute):
         spec.sockets = tempfile.mkdtemp(prefix="k", dir=self.sockets)
         if spec.uid is not None:
             os.chown(spec.sockets, spec.uid, spec.uid)
-        spec.files = _submission_files(Path(self._folder))
         kernel = KernelSpec(
             argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
             display_name="Python 3 (sandboxed)",
@@ -278,23 +276,6 @@ class SandboxedExecute(Execute):
         if verdict.failure is not None:
             outputs.append(_error("AssertionError", verdict.failure))
         return outputs
-
-
-def _submission_files(folder: Path, most: int = 50, largest: int = 64 * 1024 * 1024) -> dict:
-    """The notebooks directly in a submission folder (plain files, no links), by name.
-
-    Only notebooks: the kernel runs the notebook's cells, and another file (a
-    ``helper.py``) would be code it could import that no reader has seen.
-    """
-    files = {}
-    for entry in sorted(os.scandir(folder), key=lambda e: e.name) if folder.is_dir() else []:
-        if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
-            continue
-        if not entry.name.endswith(".ipynb"):
-            continue
-        if entry.stat(follow_symlinks=False).st_size <= largest and len(files) < most:
-            files[entry.name] = entry.path
-    return files
 
 
 # -------------------------------------------------------------------- feedback

@@ -11,8 +11,9 @@ Debian package ``bubblewrap``):
   virtual environment and the cnnlab package, and nothing else of the disk:
   no course folder (source lessons, releases, submissions, gradebooks, other
   graders' scratch folders), no home folder;
-* a private ``/tmp`` and a working folder holding a copy of its own
-  submission's files, both in memory and of limited size;
+* a private ``/tmp`` and an empty working folder, both in memory and of
+  limited size (the kernel gets the notebook's cells from the grader, not
+  the file: nbgrader's copy of it holds the hidden tests);
 * limits on memory (address space, 2 GiB by default), on the size of a file
   it writes and on the number of its processes and threads.
 
@@ -83,8 +84,7 @@ class SandboxError(RuntimeError):
 class Sandbox:
     """The settings of one kernel's sandbox.
 
-    ``files`` are the regular files of the submission, copied into the
-    working folder (name -> host path). ``readable`` are the host folders the
+    ``readable`` are the host folders the
     kernel may read (the Python installation, the virtual environment, the
     package; more for tests), each seen at its own path; ``mounts`` maps a
     folder of ``readable`` that the sandbox user cannot reach to the place
@@ -93,7 +93,6 @@ class Sandbox:
     """
 
     sockets: str
-    files: dict = field(default_factory=dict)
     readable: list = field(default_factory=list)
     mounts: dict = field(default_factory=dict)
     uid: int | None = None  # None: this process's own user (not root)
@@ -143,11 +142,8 @@ class Sandbox:
         args += ["--size", str(16 * MIB), "--tmpfs", "/dev/shm"]
         args += ["--size", str(self.tmp_size), "--tmpfs", "/tmp"]
         args += ["--size", str(self.tmp_size), "--tmpfs", self.work]
-        for name in self.files:
-            args += ["--bind-data", str(data[f"file:{name}"]), f"{self.work}/{name}"]
         for inside, fd in data.items():
-            if not inside.startswith("file:"):
-                args += ["--ro-bind-data", str(fd), inside]
+            args += ["--ro-bind-data", str(fd), inside]
         args += ["--bind", self.sockets, self.sockets]
         args += ["--chdir", self.work]
         environment = {k: os.environ[k] for k in PASSED_ENVIRONMENT if k in os.environ}
@@ -278,10 +274,6 @@ class SandboxProvisioner(LocalProvisioner):
         connection_file = self.parent.connection_file if self.parent else None
         data, keep = {}, []
         try:
-            for name, path in spec.files.items():
-                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-                data[f"file:{name}"] = fd
-                keep.append(fd)
             if connection_file:
                 fd = os.open(connection_file, os.O_RDONLY)
                 data[connection_file] = fd

@@ -1,0 +1,244 @@
+"""Submissions that try to cheat the grader, one per kind of attack, for tests/test_attacks.py.
+
+Each attack is a wrong answer to lesson 3's ``relu`` (the absolute value)
+with code around it that tries to make it pass anyway, to read what it should
+not (solutions, hidden tests, classmates' work, the gradebook), or to harm the
+other submissions of the batch. Every one of them must score 0, and none may
+change another submission's grade. ``{marker}`` in the code is replaced by a
+string unique to the test run, so that what an attack leaves behind (a file,
+a process) can be looked for afterwards.
+"""
+
+from __future__ import annotations
+
+WRONG_RELU = "def relu(x):\n    return np.abs(x)\n"
+
+#: name -> (code put after the wrong relu in its cell, code of a cell added at the end)
+ATTACKS: dict[str, tuple[str, str]] = {
+    # --- making the check pass --------------------------------------------------------
+    "ipython hooks": (
+        "ip = get_ipython()\n"
+        "ip.set_custom_exc((Exception,), lambda *a, **k: print('relu: 6/6 checks passed'))\n"
+        "ip.events.register('post_run_cell', lambda result: print('relu: 6/6 checks passed'))\n",
+        "",
+    ),
+    "input and ast transformers": (
+        "import ast\n"
+        "class Blank(ast.NodeTransformer):\n"
+        "    def visit_Module(self, node):\n"
+        "        return ast.Module(body=[], type_ignores=[])\n"
+        "get_ipython().ast_transformers.append(Blank())\n"
+        "get_ipython().input_transformers_post.append(lambda lines: [])\n",
+        "",
+    ),
+    "pre-run hook rebinding the check": (
+        "def rebind(info):\n"
+        "    import cnnlab.checks\n"
+        "    cnnlab.checks.check_relu = lambda *args, **kwargs: None\n"
+        "get_ipython().events.register('pre_run_cell', rebind)\n"
+        "get_ipython().displayhook('relu: 6/6 checks passed')\n",
+        "",
+    ),
+    "import machinery": (
+        "import sys, types\n"
+        "class Fake:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, Fake())\n"
+        "fake = types.ModuleType('cnnlab.checks')\n"
+        "fake.check_relu = lambda *args, **kwargs: None\n"
+        "sys.modules['cnnlab.checks'] = fake\n",
+        "",
+    ),
+    "numpy code replaced": (
+        "np.allclose.__code__ = (lambda *args, **kwargs: True).__code__\n"
+        "np.array_equal.__code__ = (lambda *args, **kwargs: True).__code__\n",
+        "",
+    ),
+    "trace and profile functions": (
+        "import sys\n"
+        "def tracer(frame, event, arg):\n"
+        "    if 'expected' in frame.f_locals:\n"
+        "        frame.f_locals['expected'] = frame.f_locals.get('got')\n"
+        "    return tracer\n"
+        "sys.settrace(tracer)\n"
+        "sys.setprofile(tracer)\n",
+        "",
+    ),
+    "frame walking": (
+        "import sys\n"
+        "def relu(x):\n"
+        "    frame = sys._getframe(1)\n"
+        "    while frame is not None:\n"
+        "        for key in ('case', 'expected'):\n"
+        "            if key in frame.f_locals:\n"
+        "                return getattr(frame.f_locals[key], 'expected', np.abs(x))\n"
+        "        frame = frame.f_back\n"
+        "    return np.abs(x)\n",
+        "",
+    ),
+    "behaves only under the checker": (
+        "import traceback\n"
+        "def relu(x):\n"
+        "    stack = ''.join(traceback.format_stack())\n"
+        "    if 'cnnlab' in stack:\n"
+        "        return cnnlab.relu(x)\n"
+        "    return np.abs(x)\n",
+        "",
+    ),
+    "private copy of the reference's code": (
+        "import types\n"
+        "relu = types.FunctionType(cnnlab.ops.relu.__code__, cnnlab.ops.relu.__globals__)\n",
+        "",
+    ),
+    "threads patching later": (
+        "import threading, time\n"
+        "def patch():\n"
+        "    while True:\n"
+        "        import cnnlab.checks\n"
+        "        cnnlab.checks.check_relu = lambda *args, **kwargs: None\n"
+        "        time.sleep(0.001)\n"
+        "threading.Thread(target=patch, daemon=True).start()\n",
+        "",
+    ),
+    "the grader's kernel side replaced": (
+        "from cnnlab.checks import _kernel\n"
+        "from cnnlab.checks import _wire\n"
+        "def answer(namespace, name, request):\n"
+        "    data = _wire.loads(request)\n"
+        "    got = cnnlab.relu(*data['args'].values())\n"
+        "    return _wire.dumps({'got': got, 'error': None, 'where': '', 'changed': [],"
+        " 'called': []})\n"
+        "_kernel.answer = answer\n",
+        "",
+    ),
+    "laundered through a module that is not installed": (
+        "open('helper.py', 'w').write('import cnnlab\\nrelu = cnnlab.relu\\n')\n"
+        "import sys\n"
+        "sys.path.insert(0, '.')\n"
+        "from helper import relu\n",
+        "",
+    ),
+    "another program computes it": (
+        "import subprocess, json\n"
+        "def relu(x):\n"
+        "    out = subprocess.run(['python', '-c', 'import sys, json, numpy, cnnlab; "
+        "x = numpy.array(json.load(sys.stdin)); print(json.dumps(cnnlab.relu(x).tolist()))'],"
+        " input=json.dumps(x.tolist()), capture_output=True, text=True).stdout\n"
+        "    return np.array(json.loads(out), dtype=x.dtype)\n",
+        "",
+    ),
+    # --- reading what it should not -----------------------------------------------
+    "hidden tests from the history": (
+        "",
+        "print('HISTORY', _ih, Out)\nprint(get_ipython().history_manager.input_hist_raw)\n",
+    ),
+    "hidden tests from linecache": (
+        "import linecache\n"
+        "def relu(x):\n"
+        "    for name, entry in list(linecache.cache.items()):\n"
+        "        print('LINECACHE', name, ''.join(entry[2])[:20000])\n"
+        "    return np.abs(x)\n",
+        "",
+    ),
+    "solutions and gradebook from the disk": (
+        "import os, pathlib\n"
+        "found = []\n"
+        "start = pathlib.Path(cnnlab.__file__).resolve().parents[1]\n"
+        "for top in [start, pathlib.Path('/'), pathlib.Path('/tmp')]:\n"
+        "    for folder, dirs, files in os.walk(top):\n"
+        "        dirs[:] = [d for d in dirs if d not in ('proc', 'sys', 'usr', 'dev')]\n"
+        "        for name in files:\n"
+        "            if name.endswith(('.ipynb', '.db', '.csv', '.html', '.jsonl')):\n"
+        "                path = os.path.join(folder, name)\n"
+        "                try:\n"
+        "                    found.append((path, open(path, errors='replace').read()[:50000]))\n"
+        "                except OSError:\n"
+        "                    pass\n"
+        "print('DISK', found)\n",
+        "",
+    ),
+    # --- harming the others -------------------------------------------------------
+    "writing classmates' files and the gradebook": (
+        "import os, sqlite3\n"
+        "for folder, dirs, files in os.walk('/'):\n"
+        "    dirs[:] = [d for d in dirs if d not in ('proc', 'sys', 'dev', 'usr')]\n"
+        "    for name in files:\n"
+        "        path = os.path.join(folder, name)\n"
+        "        if name.endswith('.ipynb') or name == 'grades.csv':\n"
+        "            try:\n"
+        "                open(path, 'w').write('{marker}')\n"
+        "            except OSError:\n"
+        "                pass\n"
+        "        if name.endswith('.db'):\n"
+        "            try:\n"
+        "                db = sqlite3.connect(path)\n"
+        "                db.execute('UPDATE grade SET auto_score = 0')\n"
+        "                db.execute('UPDATE source_cell SET source = \"pass\"')\n"
+        "                db.commit()\n"
+        "            except Exception:\n"
+        "                pass\n",
+        "",
+    ),
+    "a .pth file in the environment": (
+        "import site, sys, os\n"
+        "for folder in {*site.getsitepackages(), *sys.path}:\n"
+        "    try:\n"
+        "        open(os.path.join(folder, 'zz_{marker}.pth'), 'w').write("
+        "'import cnnlab.checks as c; c.check_relu = lambda *a, **k: None\\n')\n"
+        "    except OSError:\n"
+        "        pass\n",
+        "",
+    ),
+    "killing every process it can": (
+        "import os, signal\n"
+        "for pid in range(1, 70000):\n"
+        "    if pid != os.getpid():\n"
+        "        try:\n"
+        "            os.kill(pid, signal.SIGKILL)\n"
+        "        except OSError:\n"
+        "            pass\n",
+        "",
+    ),
+    "a detached process left behind": (
+        "import os, time\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    if os.fork() == 0:\n"
+        "        time.sleep(4)\n"
+        "        for folder, dirs, files in os.walk('/'):\n"
+        "            dirs[:] = [d for d in dirs if d not in ('proc', 'sys', 'dev', 'usr')]\n"
+        "            for name in files:\n"
+        "                if name in ('grades.csv', 'gradebook.db'):\n"
+        "                    try:\n"
+        "                        open(os.path.join(folder, name), 'w').write('{marker}')\n"
+        "                    except OSError:\n"
+        "                        pass\n"
+        "        time.sleep(600)\n"
+        "    os._exit(0)\n",
+        "",
+    ),
+    "all the memory": ("hog = bytearray(6 * 1024**3)\n", ""),
+    "a fork bomb": (
+        "import os\n"
+        "for _ in range(200):\n"
+        "    try:\n"
+        "        if os.fork() == 0:\n"
+        "            import time\n"
+        "            time.sleep(30)\n"
+        "            os._exit(0)\n"
+        "    except OSError:\n"
+        "        break\n",
+        "",
+    ),
+    "filling the disk": (
+        "import itertools\n"
+        "for n in itertools.count():\n"
+        "    try:\n"
+        "        with open(f'/tmp/fill-{n}', 'wb') as f:\n"
+        "            f.write(b'x' * 100_000_000)\n"
+        "    except OSError:\n"
+        "        break\n",
+        "",
+    ),
+}

@@ -1,0 +1,296 @@
+"""Cheating submissions graded the way ``make grade`` grades: sandboxed, judged outside.
+
+One batch (lessons 1 and 3) holds two correct submissions (the victims) and,
+for every kind of attack in tests/attacks.py, a wrong answer with the attack
+around it; plus symbolic links to the solutions and to a classmate's work,
+and an edited test cell. Graded on two workers at once, so that the victims
+run beside the attackers. Then:
+
+* every attacker scores 0 on every exercise, and each victim full marks;
+* no feedback page holds a line of a hidden test, nor of a solution;
+* no process of the sandboxes outlives the batch;
+* nothing outside the sandboxes changed: source lessons, release, the
+  victims' submissions, the environment (no .pth file), the gradebook (its
+  tests still those of the source), and no file anywhere holds the marker
+  the attacks write;
+* after the batch, a plain wrong resubmission still scores 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import os
+import re
+import secrets
+import site
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import nbformat
+import psutil
+import pytest
+from attacks import ATTACKS, WRONG_RELU
+from grading_helpers import (
+    graded_cell,
+    make_course,
+    replace_function,
+    solved,
+    submit,
+)
+from nbgrader.api import Gradebook
+
+from cnnlab.grading import sandbox
+from cnnlab.grading.batch import grade
+from cnnlab.grading.course import Course, check_gradebook, release
+
+pytestmark = pytest.mark.skipif(
+    sandbox.available() is not None, reason=f"no sandbox here: {sandbox.available()}"
+)
+
+TEMPLATES, ACTIVATION = "01-template-matching", "03-activation"
+LESSONS = (TEMPLATES, ACTIVATION)
+CELL_TIMEOUT = 30
+TIME_LIMIT = 300
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def fingerprint(folder: Path) -> dict[str, str]:
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def sandbox_processes() -> list[psutil.Process]:
+    """Processes of the sandbox users (as root) or of the sandboxes' sessions."""
+    found = []
+    for process in psutil.process_iter(["uids", "cmdline"]):
+        uid = process.info["uids"].real if process.info["uids"] else -1
+        if (
+            sandbox.SANDBOX_UID <= uid < sandbox.SANDBOX_UID + 1000
+            or "bwrap" in " ".join(process.info["cmdline"] or [])[:200]
+        ):
+            found.append(process)
+    return found
+
+
+def _submissions(root: Path, marker: str) -> dict[str, str]:
+    """Every submission of the batch; returns attacker -> the attack it tries."""
+    for student in ("victim-a", "victim-b"):
+        for lesson in LESSONS:
+            submit(root, student, lesson, solved(root, lesson))
+    attackers = {}
+    for name, (around, cell) in ATTACKS.items():
+        student = f"attack-{slug(name)}"
+        attackers[student] = name
+        nb = solved(root, ACTIVATION)
+        replace_function(nb, "relu", WRONG_RELU + around.replace("{marker}", marker))
+        if cell:
+            nb.cells.append(nbformat.v4.new_code_cell(cell.replace("{marker}", marker)))
+        submit(root, student, ACTIVATION, nb)
+
+    # A test cell edited to print a pass and end in a non-numeric value, which plain
+    # nbgrader would score as full marks.
+    nb = solved(root, TEMPLATES)
+    replace_function(nb, "match_score", "def match_score(image, template):\n    return 0.0\n")
+    replace_function(nb, "count_placements", "def count_placements(a, b):\n    return 0\n")
+    graded_cell(nb, "match_score").source = "print('match_score: 8/8 checks passed')\n'passed'"
+    submit(root, "attack-edited-test-cell", TEMPLATES, nb)
+    attackers["attack-edited-test-cell"] = "an edited test cell"
+
+    # Symbolic links: to the source lesson (its solutions), to a classmate's notebook,
+    # and a whole student folder that is a classmate's.
+    folder = root / "submitted" / "attack-link-to-source" / ACTIVATION
+    folder.mkdir(parents=True)
+    (folder / f"{ACTIVATION}.ipynb").symlink_to(
+        root / "notebooks" / ACTIVATION / f"{ACTIVATION}.ipynb"
+    )
+    folder = root / "submitted" / "attack-link-to-classmate" / ACTIVATION
+    folder.mkdir(parents=True)
+    (folder / f"{ACTIVATION}.ipynb").symlink_to(
+        root / "submitted" / "victim-a" / ACTIVATION / f"{ACTIVATION}.ipynb"
+    )
+    (root / "submitted" / "attack-folder-link").symlink_to(root / "submitted" / "victim-b")
+    attackers |= {
+        "attack-link-to-source": "a link to the source lesson",
+        "attack-link-to-classmate": "a link to a classmate's notebook",
+        "attack-folder-link": "a classmate's folder as its own",
+    }
+    return attackers
+
+
+def gradebook_scores(course: Course) -> dict:
+    scores = {}
+    with Gradebook(course.db_url, course.course_id) as gb:
+        for student in gb.students:
+            for submission in student.submissions:
+                for notebook in submission.notebooks:
+                    scores[student.id, submission.assignment.name] = {
+                        g.name: g.auto_score for g in notebook.grades if g.cell_type == "code"
+                    }
+    return scores
+
+
+@pytest.fixture(scope="module")
+def attacked(tmp_path_factory, figureless_ipython_dir):
+    root = make_course(tmp_path_factory.mktemp("course"), list(LESSONS), cell_timeout=CELL_TIMEOUT)
+    course = Course.find(root)
+    release(course, log=lambda *_: None)
+    marker = f"cnnlab-attack-{secrets.token_hex(8)}"
+    attackers = _submissions(root, marker)
+    before = {
+        "notebooks": fingerprint(root / "notebooks"),
+        "release": fingerprint(root / "release"),
+        "victims": fingerprint(root / "submitted" / "victim-a"),
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("IPYTHONDIR", str(figureless_ipython_dir))
+        results = grade(course, workers=2, time_limit=TIME_LIMIT, log=lambda *_: None)
+    return SimpleNamespace(
+        root=root,
+        course=course,
+        marker=marker,
+        attackers=attackers,
+        before=before,
+        results={(r["student"], r["lesson"]): r for r in results},
+        scores=gradebook_scores(course),
+        finished=time.monotonic(),
+    )
+
+
+def code_points(result) -> tuple[float, float]:
+    cells = [c for c in result["cells"] if c["kind"] == "code"]
+    return sum(c["score"] or 0 for c in cells), sum(c["max"] for c in cells)
+
+
+def test_every_attack_scores_zero(attacked):
+    scored = {}
+    for (student, _lesson), result in attacked.results.items():
+        if student.startswith("attack-"):
+            scored[attacked.attackers[student]] = code_points(result)[0]
+    assert set(scored) == set(attacked.attackers.values())
+    assert {name: points for name, points in scored.items() if points} == {}
+    for student in attacked.attackers:  # the gradebook agrees
+        for lesson in LESSONS:
+            for points in attacked.scores.get((student, lesson), {}).values():
+                assert not points, (student, lesson)
+
+
+def test_the_victims_keep_full_marks(attacked):
+    for student in ("victim-a", "victim-b"):
+        for lesson in LESSONS:
+            got, most = code_points(attacked.results[student, lesson])
+            assert got == most > 0, (student, lesson, attacked.results[student, lesson])
+            assert set(attacked.scores[student, lesson].values()) != {0.0}
+
+
+def test_links_are_refused_and_said_so(attacked):
+    for student in ("attack-link-to-source", "attack-link-to-classmate", "attack-folder-link"):
+        results = [r for (s, _), r in attacked.results.items() if s == student]
+        assert results
+        for result in results:
+            assert result["status"] == "invalid"
+            assert "symbolic link" in result["notes"][0]
+
+
+def test_an_edited_test_cell_is_graded_with_the_original(attacked):
+    result = attacked.results["attack-edited-test-cell", TEMPLATES]
+    assert any("edited: graded with the original" in note for note in result["notes"])
+
+
+def _secret_lines(root: Path, lesson: str) -> tuple[set[str], set[str]]:
+    """(hidden test lines, solution lines) of a source lesson, stripped, long enough."""
+    nb = nbformat.read(root / "notebooks" / lesson / f"{lesson}.ipynb", as_version=4)
+    hidden, solution = set(), set()
+    for cell in nb.cells:
+        for begin, end, into in (
+            ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS", hidden),
+            ("BEGIN SOLUTION", "END SOLUTION", solution),
+        ):
+            inside = False
+            for line in cell.source.split("\n"):
+                if begin in line:
+                    inside = True
+                elif end in line:
+                    inside = False
+                elif inside and len(line.strip()) >= 12:
+                    into.add(line.strip())
+    return hidden, solution
+
+
+def test_no_feedback_page_holds_a_hidden_test_or_a_solution(attacked):
+    pages = list((attacked.root / "feedback").rglob("*.html"))
+    assert len(pages) >= len(attacked.attackers)
+    for lesson in LESSONS:
+        hidden, solution = _secret_lines(attacked.root, lesson)
+        assert hidden and solution
+        for page in pages:
+            if page.stem != lesson:
+                continue
+            text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
+            for line in hidden:
+                assert line not in text, (page, line)
+            if "victim" not in str(page):  # a victim's page shows the victim's own code
+                for line in solution:
+                    assert line not in text, (page, line)
+
+
+def test_no_process_outlives_the_batch(attacked):
+    deadline = time.monotonic() + 60  # a hang detector: the kernels die with their sandbox
+    while sandbox_processes() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert sandbox_processes() == []
+
+
+def test_nothing_outside_the_sandboxes_changed(attacked):
+    root = attacked.root
+    assert fingerprint(root / "notebooks") == attacked.before["notebooks"]
+    assert fingerprint(root / "release") == attacked.before["release"]
+    assert fingerprint(root / "submitted" / "victim-a") == attacked.before["victims"]
+    folders = {*site.getsitepackages(), *(p for p in os.sys.path if p)}
+    for folder in folders:
+        if os.path.isdir(folder):
+            assert not any(attacked.marker in name for name in os.listdir(folder)), folder
+    for path in root.rglob("*"):
+        own = any(part.startswith("attack-") for part in path.relative_to(root).parts)
+        if path.is_file() and not own:  # an attacker's own pages show its own code
+            assert attacked.marker.encode() not in path.read_bytes(), path
+    check_gradebook(attacked.course, list(LESSONS))  # its tests are still the source's
+
+
+def test_a_plain_wrong_resubmission_still_scores_zero(attacked):
+    nb = solved(attacked.root, ACTIVATION)
+    replace_function(nb, "relu", WRONG_RELU)
+    submit(attacked.root, "late", ACTIVATION, nb)
+    (result,) = grade(
+        attacked.course, [ACTIVATION], ["late"], time_limit=TIME_LIMIT, log=lambda *_: None
+    )
+    assert code_points(result)[0] == 0
+    assert "absolute value instead of clamping" in " ".join(c["message"] for c in result["cells"])
+    victim = gradebook_scores(attacked.course)["victim-a", ACTIVATION]
+    assert set(victim.values()) != {0.0}
+
+
+def test_the_attacks_are_named_in_the_feedback(attacked):
+    """A learner who tried sees why: the construct and where, not a bare zero."""
+    result = attacked.results["attack-the-grader-s-kernel-side-replaced", ACTIVATION]
+    message = " ".join(c["message"] for c in result["cells"])
+    assert "cnnlab.checks" in message
+    result = attacked.results["attack-another-program-computes-it", ACTIVATION]
+    assert "subprocess" in " ".join(c["message"] for c in result["cells"])
+
+
+def test_sandboxed_kernels_saw_nothing_of_the_course(attacked):
+    page = attacked.root / "feedback" / "attack-solutions-and-gradebook-from-the-disk"
+    text = (page / ACTIVATION / f"{ACTIVATION}.html").read_text()
+    assert "DISK" in text  # the attack ran
+    seen = text.split("DISK", 1)[1]
+    assert "site-packages" in seen  # it could read the installed packages, and only those
+    for secret in (str(attacked.root), "victim-a", "victim-b", "cnnlab-grade-"):
+        assert secret not in seen, secret
