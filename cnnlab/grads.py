@@ -68,7 +68,8 @@ def relu_backward(dout, x) -> np.ndarray:
     """
     x = as_float_array("relu_backward", "x", x)
     dout = _dout("relu_backward", dout, x.shape, "relu(x)")
-    return np.where(x > 0, dout, 0).astype(result_dtype(dout, x), copy=False)
+    # A product with the mask, not np.where: the same numbers, several times faster.
+    return (dout * (x > 0)).astype(result_dtype(dout, x), copy=False)
 
 
 def _pool_dout(func: str, dout, x, kernel_size, stride, forward: str):
@@ -101,18 +102,30 @@ def max_pool2d_backward(dout, x, kernel_size=2, stride=None) -> np.ndarray:
     -------
     dx : ndarray of shape (N, C, H, W)
     """
+    return _max_pool2d_backward(dout, x, kernel_size, stride, pooled=None)
+
+
+def _max_pool2d_backward(dout, x, kernel_size, stride, pooled) -> np.ndarray:
+    """max_pool2d_backward, given ``pooled = max_pool2d(x, ...)`` if the caller kept it.
+
+    :class:`cnnlab.nn.MaxPool2d` keeps its forward output, which spares
+    computing it a second time in every training step.
+    """
     func = "max_pool2d_backward"
     x, kernel, stride, offsets, dout = _pool_dout(
         func, dout, x, kernel_size, stride, "max_pool2d(x)"
     )
-    pooled = max_pool2d(x, kernel, stride)
-    dx = np.zeros(x.shape, dtype=result_dtype(dout, x))
-    # Visit the offsets in row-major order; a window is taken by its first maximum.
-    taken = np.zeros(pooled.shape, dtype=bool)
+    if pooled is None:
+        pooled = max_pool2d(x, kernel, stride)
+    dtype = result_dtype(dout, x)
+    dx = np.zeros(x.shape, dtype=dtype)
+    # Visit the offsets in row-major order; a window is taken by its first maximum,
+    # after which it has no gradient left to give.
+    unrouted = dout.astype(dtype, copy=True)
     for rows, cols in offsets:
-        wins = (x[..., rows, cols] == pooled) & ~taken
-        taken |= wins
-        dx[..., rows, cols] += np.where(wins, dout, 0)
+        wins = x[..., rows, cols] == pooled
+        dx[..., rows, cols] += unrouted * wins
+        unrouted *= ~wins
     return dx
 
 
@@ -181,21 +194,23 @@ def conv2d_backward(dout, x, weight, stride=1, padding=0):
     weight_t = np.ascontiguousarray(weight.reshape(f, -1).T, dtype=dtype)  # (C*KH*KW, F)
     dx = np.empty(x.shape, dtype=dtype)
     dweight = np.zeros((f, weight_t.shape[0]), dtype=dtype)
+    dbias = np.zeros(f, dtype=dtype)
     # The groups and layouts of conv2d (see cnnlab.ops._BATCH_LAST_BELOW).
     for group in geometry.groups(x):
         if geometry.batch_last:
             cols = im2col_batch_last(x[group], geometry)  # (C*KH*KW, Ho*Wo*n)
             dout_rows = np.ascontiguousarray(dout[group].transpose(1, 2, 3, 0)).reshape(f, -1)
             dweight += dout_rows @ cols.T
+            dbias += dout_rows.sum(axis=1)
             dcols = np.matmul(weight_t, dout_rows, out=cols)  # the windows are used up
             dx[group] = _add_windows_batch_last(dcols, x.shape, geometry)
         else:
             cols = im2col(x[group], geometry)  # (n, C*KH*KW, Ho*Wo)
             dout_rows = dout[group].reshape(cols.shape[0], f, -1)
             dweight += (dout_rows @ cols.transpose(0, 2, 1)).sum(axis=0)
+            dbias += dout_rows.sum(axis=(0, 2))
             dcols = np.matmul(weight_t, dout_rows, out=cols)
             dx[group] = _add_windows(dcols, x.shape, geometry)
-    dbias = dout.sum(axis=(0, 2, 3))
     return dx, dweight.reshape(weight.shape), dbias
 
 
