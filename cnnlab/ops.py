@@ -222,7 +222,8 @@ class _Geometry(NamedTuple):
         (kh, kw), (ho, wo) = self.kernel, self.out_hw
         per_image = x.shape[1] * kh * kw * ho * wo * x.itemsize
         size = max(1, _GROUP_BYTES // per_image)
-        return [slice(start, start + size) for start in range(0, x.shape[0], size)]
+        n = x.shape[0]
+        return [slice(start, min(start + size, n)) for start in range(0, n, size)]
 
     def slices(self):
         """``(i, j, rows, cols)`` for every kernel offset, in row-major order.
