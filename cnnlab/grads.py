@@ -23,6 +23,7 @@ from cnnlab._validation import (
 )
 from cnnlab.ops import (
     _conv_args,
+    _empty,
     _geometry,
     _offsets,
     _pool_args,
@@ -196,16 +197,23 @@ def conv2d_backward(dout, x, weight, stride=1, padding=0):
     dweight = np.zeros((f, weight_t.shape[0]), dtype=dtype)
     dbias = np.zeros(f, dtype=dtype)
     # The groups and layouts of conv2d (see cnnlab.ops._BATCH_LAST_BELOW).
-    for group in geometry.groups(x):
+    groups = geometry.groups(x)
+    columns = geometry.buffer("columns", groups, weight_t.shape[0], dtype)
+    if geometry.batch_last:
+        rows = geometry.buffer("products", groups, f, dtype)
+    for group in groups:
         if geometry.batch_last:
-            cols = im2col_batch_last(x[group], geometry)  # (C*KH*KW, Ho*Wo*n)
-            dout_rows = np.ascontiguousarray(dout[group].transpose(1, 2, 3, 0)).reshape(f, -1)
+            cols = im2col_batch_last(x[group], geometry, columns)  # (C*KH*KW, Ho*Wo*n)
+            dout_t = dout[group].transpose(1, 2, 3, 0)  # (F, Ho, Wo, n)
+            dout_rows = _empty(dout_t.shape, dtype, rows)
+            dout_rows[...] = dout_t
+            dout_rows = dout_rows.reshape(f, -1)
             dweight += dout_rows @ cols.T
             dbias += dout_rows.sum(axis=1)
             dcols = np.matmul(weight_t, dout_rows, out=cols)  # the windows are used up
             dx[group] = _add_windows_batch_last(dcols, x.shape, geometry)
         else:
-            cols = im2col(x[group], geometry)  # (n, C*KH*KW, Ho*Wo)
+            cols = im2col(x[group], geometry, columns)  # (n, C*KH*KW, Ho*Wo)
             dout_rows = dout[group].reshape(cols.shape[0], f, -1)
             dweight += (dout_rows @ cols.transpose(0, 2, 1)).sum(axis=0)
             dbias += dout_rows.sum(axis=(0, 2))

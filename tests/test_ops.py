@@ -306,6 +306,21 @@ def test_conv2d_groups_cover_the_batch_in_order():
         assert geometry.groups(x) == [slice(0, 3), slice(3, 6), slice(6, 7)]
 
 
+def test_conv2d_results_survive_the_next_call(conv_strategy):
+    """conv2d and conv2d_backward reuse scratch memory from call to call (ops._Workspace):
+    what they return must never live in it."""
+    rng = np.random.default_rng(9)
+    x, weight = random(rng, (3, 2, 7, 5)), random(rng, (4, 2, 3, 3))
+    out = ops.conv2d(x, weight, padding=1)
+    grads = cnnlab.conv2d_backward(random(rng, out.shape), x, weight, padding=1)
+    kept = [a.copy() for a in (out, *grads)]
+    other = random(rng, (2, 2, 9, 9))
+    ops.conv2d(other, weight)
+    cnnlab.conv2d_backward(random(rng, (2, 4, 7, 7)), other, weight)
+    for array, copy in zip((out, *grads), kept, strict=True):
+        assert_array_equal(array, copy)
+
+
 @pytest.mark.parametrize("with_bias", [False, True], ids=["no-bias", "bias"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("kernel_shape", KERNELS)
