@@ -200,12 +200,12 @@ def conv2d_backward(dout, x, weight, stride=1, padding=0):
     groups = geometry.groups(x)
     columns = geometry.buffer("columns", groups, weight_t.shape[0], dtype)
     if geometry.batch_last:
-        rows = geometry.buffer("products", groups, f, dtype)
+        dout_buffer = geometry.buffer("products", groups, f, dtype)
     for group in groups:
         if geometry.batch_last:
             cols = im2col_batch_last(x[group], geometry, columns)  # (C*KH*KW, Ho*Wo*n)
             dout_t = dout[group].transpose(1, 2, 3, 0)  # (F, Ho, Wo, n)
-            dout_rows = _empty(dout_t.shape, dtype, rows)
+            dout_rows = _empty(dout_t.shape, dtype, dout_buffer)
             dout_rows[...] = dout_t
             dout_rows = dout_rows.reshape(f, -1)
             dweight += dout_rows @ cols.T
