@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 
 from cnnlab._validation import as_float_array, as_int, check_shape, describe, int_pair
 from cnnlab.grads import (
+    _max_pool2d_backward,
     avg_pool2d_backward,
     conv2d_backward,
     cross_entropy_backward,
@@ -338,6 +339,18 @@ class MaxPool2d(_Pool2d):
     """
 
     _forward, _backward = staticmethod(max_pool2d), staticmethod(max_pool2d_backward)
+    _pooled = None
+
+    def forward(self, x) -> np.ndarray:
+        out = super().forward(x)
+        # A copy, so that a later layer changing its input in place cannot change it.
+        self._pooled = out.copy()
+        return out
+
+    def backward(self, dout) -> np.ndarray:
+        # max_pool2d_backward without computing the forward output a second time.
+        x = self._remembered()
+        return _max_pool2d_backward(dout, x, self.kernel_size, self.stride, self._pooled)
 
 
 class AvgPool2d(_Pool2d):

@@ -193,6 +193,30 @@ class TestByHand:
 
 PARTS = ("dx", "dweight", "dbias")
 
+# conv2d_backward picks a layout of the window columns by the size of the output
+# maps and works on a cache-sized group of images at a time (ops._BATCH_LAST_BELOW,
+# ops._GROUP_BYTES): the oracle tests and gradient checks run with every choice forced.
+CONV_STRATEGIES = {
+    "per-image": (0, None),
+    "batch-last": (10**9, None),
+    "per-image-one-image-groups": (0, 1),
+    "batch-last-one-image-groups": (10**9, 1),
+}
+
+
+@pytest.fixture(params=list(CONV_STRATEGIES))
+def conv_strategy(request, monkeypatch):
+    """Force the layout (per image or batch last) and, optionally, groups of one image."""
+    batch_last_below, group_bytes = CONV_STRATEGIES[request.param]
+    monkeypatch.setattr(ops, "_BATCH_LAST_BELOW", batch_last_below)
+    if group_bytes is not None:
+        monkeypatch.setattr(ops, "_GROUP_BYTES", group_bytes)
+    x, weight = np.zeros((2, 1, 4, 4)), np.zeros((1, 1, 3, 3))
+    geometry = ops._geometry("test", x, weight, (1, 1), (0, 0))
+    assert geometry.batch_last == request.param.startswith("batch-last")
+    assert len(geometry.groups(x)) == (2 if group_bytes else 1)
+    return request.param
+
 
 def assert_conv2d_backward_exact(x, weight, dout, stride, padding, dtype):
     """Each of dx, dweight and dbias within its rounding bound of the float64 oracle."""
@@ -208,7 +232,7 @@ def assert_conv2d_backward_exact(x, weight, dout, stride, padding, dtype):
 @pytest.mark.parametrize("kernel_shape", KERNELS)
 @pytest.mark.parametrize("padding", PADDINGS)
 @pytest.mark.parametrize("stride", STRIDES)
-def test_conv2d_backward_matches_oracle(stride, padding, kernel_shape, dtype):
+def test_conv2d_backward_matches_oracle(stride, padding, kernel_shape, dtype, conv_strategy):
     rng = np.random.default_rng(31)
     x = random(rng, (2, 3, 7, 5), dtype)
     weight = random(rng, (4, 3, *kernel_shape), dtype)
@@ -219,12 +243,14 @@ def test_conv2d_backward_matches_oracle(stride, padding, kernel_shape, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(("stride", "padding"), [(1, 1), ((2, 1), (0, 2))], ids=str)
 def test_conv2d_backward_on_large_maps_matches_oracle(stride, padding, dtype):
-    """Maps of more than 1024 positions, where a fast implementation may change strategy."""
+    """Maps of more than 1024 positions, in the layout conv2d picks itself for them."""
     rng = np.random.default_rng(30)
     x = random(rng, (1, 2, 70, 33), dtype)
     weight = random(rng, (3, 2, 3, 2), dtype)
     dout = random(rng, ops.conv2d(x, weight, stride=stride, padding=padding).shape, dtype)
     assert dout.shape[2] * dout.shape[3] > 1024
+    pairs = ops._conv_args("test", x, weight, None, stride, padding)[3:]
+    assert not ops._geometry("test", x, weight, *pairs).batch_last
     assert_conv2d_backward_exact(x, weight, dout, stride, padding, dtype)
     out = ops.conv2d(x, weight, stride=stride, padding=padding)
     bound = tolerance.conv2d_bound(x, weight, None, stride, padding, dtype)
@@ -360,7 +386,7 @@ def test_backward_does_not_modify_its_inputs(index):
 
 @pytest.mark.parametrize("kernel_shape", KERNELS)
 @pytest.mark.parametrize(("stride", "padding"), [(1, 0), (2, 1), ((2, 1), (0, 2)), (1, (1, 0))])
-def test_conv2d_gradients_are_numerically_right(stride, padding, kernel_shape):
+def test_conv2d_gradients_are_numerically_right(stride, padding, kernel_shape, conv_strategy):
     rng = np.random.default_rng(41)
     x = random(rng, (2, 3, 7, 5))
     weight = random(rng, (4, 3, *kernel_shape))

@@ -168,6 +168,18 @@ def test_a_layer_does_not_modify_its_input():
     assert_array_equal(x, before)
 
 
+def test_max_pool_backward_is_unchanged_by_a_later_in_place_change():
+    """MaxPool2d keeps its output for the backward pass; a later layer (here, by hand)
+    changing that output in place must not change where the gradient goes."""
+    rng = np.random.default_rng(2)
+    x = distinct(rng, (2, 3, 7, 5))
+    pool = MaxPool2d((3, 2), stride=(2, 1))
+    out = pool(x)
+    out[...] = out.max() + 1  # would make every input a loser
+    dout = rng.standard_normal(out.shape)
+    assert_array_equal(pool.backward(dout), grads.max_pool2d_backward(dout, x, (3, 2), (2, 1)))
+
+
 @pytest.mark.parametrize(
     ("layer", "input_shape", "output_shape"),
     [

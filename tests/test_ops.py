@@ -249,12 +249,84 @@ def test_correlate2d_matches_oracle(stride, padding, kernel_shape, dtype):
     assert_close(out, exact(oracle.correlate2d, image, kernel, stride, padding), bound, dtype)
 
 
+# conv2d picks a layout of the window columns by the size of the output maps, and
+# works on a cache-sized group of images at a time (ops._BATCH_LAST_BELOW and
+# ops._GROUP_BYTES); each oracle test below runs with every choice forced.
+CONV_STRATEGIES = {
+    "per-image": (0, None),
+    "batch-last": (10**9, None),
+    "per-image-one-image-groups": (0, 1),
+    "batch-last-one-image-groups": (10**9, 1),
+}
+
+
+@pytest.fixture(params=list(CONV_STRATEGIES))
+def conv_strategy(request, monkeypatch):
+    """Force conv2d's layout (per image or batch last) and, optionally, groups of one image."""
+    batch_last_below, group_bytes = CONV_STRATEGIES[request.param]
+    monkeypatch.setattr(ops, "_BATCH_LAST_BELOW", batch_last_below)
+    if group_bytes is not None:
+        monkeypatch.setattr(ops, "_GROUP_BYTES", group_bytes)
+    return request.param
+
+
+def test_conv_strategy_is_really_forced(conv_strategy):
+    """The fixture above takes effect: the layout and the number of groups are the forced ones."""
+    x, weight = np.zeros((3, 2, 7, 5)), np.zeros((4, 2, 3, 3))
+    geometry = ops._geometry("test", x, weight, (1, 1), (1, 1))
+    assert geometry.batch_last == conv_strategy.startswith("batch-last")
+    assert len(geometry.groups(x)) == (3 if conv_strategy.endswith("groups") else 1)
+
+
+@pytest.mark.parametrize(
+    ("hw", "batch_last"), [((15, 17), True), ((16, 16), False)], ids=["255-positions", "256"]
+)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_conv2d_on_both_sides_of_the_layout_threshold(hw, batch_last, dtype):
+    """Without forcing: 255 output positions per map take the batch-last layout, 256 not."""
+    assert ops._BATCH_LAST_BELOW == 256
+    rng = np.random.default_rng(10)
+    x = random(rng, (2, 3, *hw), dtype)
+    weight, bias = random(rng, (4, 3, 3, 3), dtype), random(rng, (4,), dtype)
+    assert ops._geometry("test", x, weight, (1, 1), (1, 1)).batch_last == batch_last
+    out = ops.conv2d(x, weight, bias, padding=1)
+    bound = tolerance.conv2d_bound(x, weight, bias, 1, 1, dtype)
+    assert_close(out, exact(oracle.conv2d, x, weight, bias, 1, 1), bound, dtype)
+
+
+def test_conv2d_groups_cover_the_batch_in_order():
+    """Groups are consecutive slices of the batch, of as many images as fit the budget."""
+    x, weight = np.zeros((7, 2, 5, 5)), np.zeros((3, 2, 3, 3))
+    geometry = ops._geometry("test", x, weight, (1, 1), (0, 0))
+    per_image = 2 * 3 * 3 * 3 * 3 * x.itemsize  # C * KH * KW * Ho * Wo values
+    assert 7 * per_image <= ops._GROUP_BYTES
+    assert geometry.groups(x) == [slice(0, 7)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ops, "_GROUP_BYTES", 3 * per_image)
+        assert geometry.groups(x) == [slice(0, 3), slice(3, 6), slice(6, 7)]
+
+
+def test_conv2d_results_survive_the_next_call(conv_strategy):
+    """conv2d and conv2d_backward reuse scratch memory from call to call (ops._Workspace):
+    what they return must never live in it."""
+    rng = np.random.default_rng(9)
+    x, weight = random(rng, (3, 2, 7, 5)), random(rng, (4, 2, 3, 3))
+    out = ops.conv2d(x, weight, padding=1)
+    grads = cnnlab.conv2d_backward(random(rng, out.shape), x, weight, padding=1)
+    kept = [a.copy() for a in (out, *grads)]
+    other = random(rng, (2, 2, 9, 9))
+    ops.conv2d(other, weight)
+    cnnlab.conv2d_backward(random(rng, (2, 4, 7, 7)), other, weight)
+    for array, copy in zip((out, *grads), kept, strict=True):
+        assert_array_equal(array, copy)
+
+
 @pytest.mark.parametrize("with_bias", [False, True], ids=["no-bias", "bias"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("kernel_shape", KERNELS)
 @pytest.mark.parametrize("padding", PADDINGS)
 @pytest.mark.parametrize("stride", STRIDES)
-def test_conv2d_matches_oracle(stride, padding, kernel_shape, dtype, with_bias):
+def test_conv2d_matches_oracle(stride, padding, kernel_shape, dtype, with_bias, conv_strategy):
     rng = np.random.default_rng(12)
     x = random(rng, (2, 3, 7, 5), dtype)
     weight = random(rng, (4, 3, *kernel_shape), dtype)
@@ -265,7 +337,7 @@ def test_conv2d_matches_oracle(stride, padding, kernel_shape, dtype, with_bias):
 
 
 @pytest.mark.parametrize("kernel_size", [(4, 1), (1, 5), (4, 5)], ids=str)
-def test_conv2d_kernel_shapes_at_the_edges(kernel_size):
+def test_conv2d_kernel_shapes_at_the_edges(kernel_size, conv_strategy):
     """Kernels as tall or as wide as the input, a single column or row."""
     rng = np.random.default_rng(13)
     x = random(rng, (1, 2, 4, 5))
