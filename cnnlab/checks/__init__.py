@@ -13,8 +13,11 @@ with cnnlab's reference. On success it prints one line. On failure it raises
 ``AssertionError`` saying how many checks passed, which case failed, what was
 expected and what came back, and, when the answer matches a known mistake
 (kernel flipped, stride ignored, bias forgotten, softmax overflowing, sum
-instead of mean, upstream gradient ignored, ...), names it with a hint. It
-never shows the reference code, nor the whole expected array of a large case.
+instead of mean, upstream gradient ignored, ...), names it with a hint;
+otherwise a clue says what or where the difference is (only the border, one
+channel, a constant factor, a transpose, the right values in the wrong
+order, ...). It never shows the reference code, nor the whole expected array
+of a large case, and a hint teaches without handing over the code.
 
 ``thorough=True`` adds randomised cases and fails an answer that merely calls
 cnnlab's own implementation of the same function, however it was imported;
@@ -27,8 +30,8 @@ The checks are grouped as the lessons are: :mod:`~cnnlab.checks.images`
 :mod:`~cnnlab.checks.backward` and :mod:`~cnnlab.checks.conv_backward`
 (lesson 8), :mod:`~cnnlab.checks.training` (lessons 9 and 10). They share
 the runner in :mod:`~cnnlab.checks._core`, the messages of
-:mod:`~cnnlab.checks._compare` and the references and tripwire of
-:mod:`~cnnlab.checks._reference`.
+:mod:`~cnnlab.checks._compare`, the clues of :mod:`~cnnlab.checks._clues`
+and the references and tripwire of :mod:`~cnnlab.checks._reference`.
 """
 
 from cnnlab.checks.backward import (
