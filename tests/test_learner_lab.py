@@ -41,22 +41,28 @@ def test_the_learner_settings_switch_off_nbgrader_and_the_news():
     assert server["LabApp"]["news_url"] is None
 
 
-def test_make_lab_reads_them_and_takes_a_port_and_a_token():
+def _lab_command(*variables: str) -> str:
+    """The command `make lab` would run, as `make -n` prints it (not run)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}  # not a sub-make
     dry_run = subprocess.run(
-        ["make", "-n", "lab", "PORT=8890", "TOKEN=abc"],
+        ["make", "--no-print-directory", "-n", "lab", *variables],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    command = dry_run.replace("\\\n", " ").splitlines()[-1]
+    lines = dry_run.replace("\\\n", " ").splitlines()
+    return next(line for line in lines if "jupyter lab" in line)
+
+
+def test_make_lab_reads_them_and_takes_a_port_and_a_token():
+    command = _lab_command("PORT=8890", "TOKEN=abc")
     assert f"JUPYTER_CONFIG_PATH={LEARNER} " in command
     assert "jupyter lab --notebook-dir=work" in command
     assert "--port=8890" in command and "--IdentityProvider.token=abc" in command
-    default = subprocess.run(
-        ["make", "-n", "lab"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout
-    assert "--port=8888" in default and "token" not in default.splitlines()[-1]
+    default = _lab_command()
+    assert "--port=8888" in default and "token" not in default
 
 
 def _free_port() -> int:
