@@ -229,3 +229,29 @@ def test_every_kth_position_and_a_stray_axis_of_length_1():
     assert "an axis of length 1 too many: shape (1, 2, 3, 4, 1)" in _clues.clue(
         check, right, right[..., None], False
     )
+
+
+def _wrong_answers_tool():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "tools" / "wrong_answers.py"
+    spec = importlib.util.spec_from_file_location("wrong_answers", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks itself up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_wrong_answer_of_the_tool_gets_a_name_or_a_clue():
+    """tools/wrong_answers.py's realistic wrong answers: none is left with expected/got alone."""
+    tool = _wrong_answers_tool()
+    verdicts = {}
+    for wrong in tool._wrong_answers() + tool._held_out():
+        message = tool.message_of(wrong)
+        assert message is not None, f"{wrong.what} passes its check"
+        verdicts[wrong.what] = tool.verdict(wrong, message)
+    assert "bare" not in verdicts.values(), [w for w, v in verdicts.items() if v == "bare"]
+    named_right = {w for w in tool.RIGHT_NAMES if verdicts.get(w) == "named"}
+    assert named_right == set(tool.RIGHT_NAMES), set(tool.RIGHT_NAMES) - named_right
