@@ -255,3 +255,12 @@ def test_every_wrong_answer_of_the_tool_gets_a_name_or_a_clue():
     assert "bare" not in verdicts.values(), [w for w, v in verdicts.items() if v == "bare"]
     named_right = {w for w in tool.RIGHT_NAMES if verdicts.get(w) == "named"}
     assert named_right == set(tool.RIGHT_NAMES), set(tool.RIGHT_NAMES) - named_right
+
+
+def test_a_number_keeps_its_clue_next_to_a_name_it_fits_by_chance():
+    """Divided by 3 gives 1 on the line against itself, as a transposed template would."""
+    message = message_of(
+        checks.check_match_score, lambda image, template: float(np.sum(image * template)) / 3
+    )
+    assert "Likely mistake: template transposed" in message
+    assert "Clue: your number is 1/3 of the right one." in message

@@ -765,10 +765,12 @@ def main() -> int:
 
 def _report(wrongs: list[Wrong], verbose: bool) -> int:
     counts = dict.fromkeys(["named", "misnamed", "clue", "bare", "PASSES"], 0)
+    misnamed_with_clue = 0
     for wrong in wrongs:
         message = message_of(wrong)
         kind = "PASSES" if message is None else verdict(wrong, message)
         counts[kind] += 1
+        misnamed_with_clue += kind == "misnamed" and "Clue:" in message
         print(f"L{wrong.lesson:<3}{kind:<9}{wrong.what}")
         if verbose and message is not None:
             lines = message.splitlines()
@@ -780,8 +782,8 @@ def _report(wrongs: list[Wrong], verbose: bool) -> int:
     helped = counts["named"] + counts["clue"]
     print(
         f"{total} wrong answers: {counts['named']} named, {counts['misnamed']} given another "
-        f"mistake's name, {counts['clue']} with a clue only, {counts['bare']} bare, "
-        f"{counts['PASSES']} passing."
+        f"mistake's name ({misnamed_with_clue} of them with a clue too), {counts['clue']} "
+        f"with a clue only, {counts['bare']} bare, {counts['PASSES']} passing."
     )
     print(f"named right or located by a clue: {helped}/{total} = {helped / total:.0%}")
     anything = helped + counts["misnamed"]

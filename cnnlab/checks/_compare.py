@@ -357,7 +357,12 @@ def diagnose(check: Check, case: Case, got, low: bool) -> str:
             found.append((mistake, _explains(check, wrong)))
     hint = clue(check, expected, got, low, shown)
     if found:
-        return _named(found, shown, hint)
+        named = _named(found, shown, hint)
+        if check.returns == "number" and hint and hint not in named:
+            # One number fits a wrong formula by chance more easily than an array does:
+            # how far off it is stays worth saying next to the name.
+            named += "\n" + hint
+        return named
     if by_shape is not None:  # the shape says little: where the values are right may help
         return "\n".join([_likely(by_shape), *([hint] if hint else [])])
     return hint
