@@ -2,11 +2,14 @@
 #   make lab    set up .venv, then open JupyterLab on your working copy of the lessons
 #   make test   set up .venv, then run everything CI checks
 #   make unit-fast                   the quick package tests only (no lessons, grading, training)
+# Learning alone (see the README):
+#   make lab [PORT=8888] [TOKEN=...] JupyterLab on work/, on that port, with that token
+#   make workcopy                    copy the lessons work/ lacks, without opening JupyterLab
+#   make selfgrade LESSON=02         grade your own work/02-.../ and say where to look
 # Grading (see the README):
 #   make release                     student versions of every lesson into release/
 #   make grade [LESSON=02]           autograde submitted/<student>/<lesson>/ in parallel,
 #                                    feedback/, a score table and grades.csv
-#   make selfgrade LESSON=02         grade your own work/02-.../ and say where to look
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -26,11 +29,18 @@ JOBS ?= 0
 TIME_LIMIT ?= 600
 LESSON ?=
 
-.PHONY: install lab test lint unit unit-fast bench bench-grading clean release grade selfgrade
+# make lab: the port JupyterLab listens on, and its token (empty: a new random one,
+# printed in the URL).
+PORT ?= 8888
+TOKEN ?=
+
+.PHONY: install lab workcopy test lint unit unit-fast bench bench-grading clean release grade selfgrade
 
 install: $(STAMP)
 
+# pip says nothing while it works, so say first what is coming.
 $(STAMP): pyproject.toml
+	@echo "Setting up .venv: installing cnnlab, JupyterLab and nbgrader (a minute or two the first time) ..."
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
@@ -41,9 +51,16 @@ release: $(STAMP)
 
 # A learner's working copy: work/ gets each released lesson it lacks, once; a later
 # release never overwrites what is there.
-lab: release
+workcopy: release
 	$(BIN)/python -m cnnlab.grading workcopy
-	$(BIN)/jupyter lab --notebook-dir=work $(ROOT_FLAG)
+
+# What a learner sees: JupyterLab without nbgrader's instructor tools (its menu,
+# Create Assignment, Validate, the formgrader) and without the news prompt. The
+# settings in jupyter-learner/ come first (JUPYTER_CONFIG_PATH) for `make lab` only;
+# `.venv/bin/jupyter lab`, as an instructor starts it, keeps them all.
+lab: workcopy
+	JUPYTER_CONFIG_PATH=$(abspath jupyter-learner) $(BIN)/jupyter lab --notebook-dir=work \
+		--port=$(PORT) $(if $(TOKEN),--IdentityProvider.token=$(TOKEN)) $(ROOT_FLAG)
 
 grade: release
 	$(BIN)/python -m cnnlab.grading grade --workers $(JOBS) --time-limit $(TIME_LIMIT) $(LESSON)

@@ -878,7 +878,10 @@ def fit(
         Shuffling of the batches; with the same seed and the same initial
         weights, training gives the same numbers every time.
     progress : bool, default True
-        Show a progress bar (``tqdm.auto``: a widget in a notebook, text in a terminal).
+        Show a progress bar (``tqdm.auto``: a widget in a notebook, text in a
+        terminal), and print one plain line per epoch with its loss and
+        accuracy: the widget shows nothing where there is no live kernel (a
+        notebook saved and viewed later, a feedback page), the lines do.
 
     Returns
     -------
@@ -946,12 +949,16 @@ def fit(
             history.train_loss.append(total_loss / n)
             history.train_accuracy.append(correct / n)
             postfix = {"loss": f"{total_loss / n:.4f}", "acc": f"{correct / n:.4f}"}
+            line = f"epoch {epoch}/{epochs}: loss {total_loss / n:.4f}, accuracy {correct / n:.1%}"
             if validation is not None:
                 val_loss, val_accuracy = evaluate(model, *validation)
                 history.val_loss.append(val_loss)
                 history.val_accuracy.append(val_accuracy)
                 postfix |= {"val_loss": f"{val_loss:.4f}", "val_acc": f"{val_accuracy:.4f}"}
+                line += f"; validation loss {val_loss:.4f}, accuracy {val_accuracy:.1%}"
             bar.set_postfix(postfix)
+            if progress:
+                bar.write(line)  # stdout: above a terminal's bar, after a notebook's widget
     return history
 
 

@@ -14,9 +14,17 @@ Conventions
   ``plt.show()``: end the notebook cell with ``;`` (or assign the result) so
   that Jupyter shows the figure once, not twice.
 - Colours are readable by colour-blind people: unsigned values use ``viridis``
-  (photos and inputs: ``gray``); signed values (kernels, gradients, activation
-  maps before ReLU) use the diverging ``RdBu_r`` centred on zero, so that white
+  (photos and inputs: ``gray``); signed values (gradients, activation maps
+  before ReLU) use the diverging ``RdBu_r`` centred on zero, so that white
   means 0, red positive and blue negative.
+- One convention for the two things every lesson draws: a **kernel** (or
+  template, or weight) is always on ``RdBu_r`` centred on zero, even when none
+  of its values is negative (``centred=True``), so a blur kernel and an edge
+  kernel read alike; a **ReLU map** (any map with no negative value) is on
+  ``viridis`` starting at 0, so 0 is always the darkest purple.
+- Figures have an opaque white background, whatever the front end or its
+  theme: on JupyterLab's dark theme a transparent figure would show black
+  labels on black.
 - Cells that hold ``NaN`` are drawn blank, over a light hatching: "not computed yet".
 """
 
@@ -69,6 +77,12 @@ SECOND = "#D55E00"  # vermillion: the validation curve
 MUTED = "#BBBBBB"  # grey: everything else
 
 TIMES = "\N{MULTIPLICATION SIGN}"
+#: The background of every figure: opaque, so that a dark theme does not show through.
+BACKGROUND = "white"
+
+# Figures the lessons make with plt.subplots get the same background as cnnlab's own.
+mpl.rcParams["figure.facecolor"] = BACKGROUND
+mpl.rcParams["savefig.facecolor"] = BACKGROUND
 
 #: Largest matrix side whose values are written in the cells by default.
 MAX_VALUE_SIDE = 16
@@ -82,16 +96,17 @@ MIN_FONTSIZE = 6.0
 def _figure(func: str, fig, figsize):
     """A fresh pyplot figure, or ``fig`` cleared for redrawing."""
     if fig is None:
-        return plt.figure(figsize=figsize, layout="constrained")
+        return plt.figure(figsize=figsize, layout="constrained", facecolor=BACKGROUND)
     if not isinstance(fig, mpl.figure.Figure):
         raise TypeError(f"{func}: fig must be a matplotlib Figure, got {describe(fig)}")
     fig.clear()
+    fig.set_facecolor(BACKGROUND)
     return fig
 
 
 def _axes(func: str, ax, figsize):
     if ax is None:
-        _, ax = plt.subplots(figsize=figsize, layout="constrained")
+        _, ax = plt.subplots(figsize=figsize, layout="constrained", facecolor=BACKGROUND)
     elif not isinstance(ax, mpl.axes.Axes):
         raise TypeError(f"{func}: ax must be a matplotlib Axes, got {describe(ax)}")
     return ax
@@ -107,14 +122,20 @@ def _grid(fig, n: int, ncols: int = 8):
     return list(axes[:n])
 
 
-def _style(a: np.ndarray, cmap=None, default: str = SEQUENTIAL, vmin=None, vmax=None):
+def _style(
+    a: np.ndarray, cmap=None, default: str = SEQUENTIAL, vmin=None, vmax=None, centred=False
+):
     """Pick a colour map and norm: diverging and centred on 0 when ``a`` has negatives.
 
     ``vmin``/``vmax`` fix the range (the other end comes from the data). A
     binary matrix is always drawn on 0..1, so an all-ones image looks "on".
+    ``centred`` draws on :data:`DIVERGING` centred on 0 whatever the signs, as
+    every kernel is drawn.
     """
     finite = a[np.isfinite(a)]
     low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    if centred:
+        return cmap or DIVERGING, CenteredNorm(vcenter=0.0, halfrange=max(-low, high) or 1.0)
     if vmin is not None or vmax is not None:
         low = low if vmin is None else float(vmin)
         high = high if vmax is None else float(vmax)
@@ -268,7 +289,18 @@ def _shape_text(shape) -> str:
 # ----------------------------------------------------------------------- matrices
 
 
-def show_matrix(a, *, ax=None, values=None, fmt=None, title=None, cmap=None, vmin=None, vmax=None):
+def show_matrix(
+    a,
+    *,
+    ax=None,
+    values=None,
+    fmt=None,
+    title=None,
+    cmap=None,
+    vmin=None,
+    vmax=None,
+    centred=False,
+):
     """Draw an image or a small matrix, with each value written in its cell.
 
     Unsigned values get :data:`SEQUENTIAL` (viridis); values with negatives
@@ -294,6 +326,10 @@ def show_matrix(a, *, ax=None, values=None, fmt=None, title=None, cmap=None, vmi
     vmin, vmax : float, optional
         Fix the colour range, e.g. ``vmin=0, vmax=1`` for a normalised image;
         by default it spans the data (a binary matrix is always drawn on 0..1).
+    centred : bool, default False
+        Draw on :data:`DIVERGING` centred on 0 even without negative values:
+        the convention for kernels, templates and weights, so that a blur
+        kernel reads like an edge kernel (white 0, red positive).
 
     Returns
     -------
@@ -310,15 +346,17 @@ def show_matrix(a, *, ax=None, values=None, fmt=None, title=None, cmap=None, vmi
     side = 0.45 * max(a.shape[:2])
     ax = _axes(func, ax, (float(np.clip(side, 3.0, 6.0)),) * 2)
     norm = None
-    if a.ndim == 2 and (vmin is not None or vmax is not None):
-        cmap, norm = _style(a, cmap, SEQUENTIAL, vmin, vmax)
+    if a.ndim == 2 and (centred or vmin is not None or vmax is not None):
+        cmap, norm = _style(a, cmap, SEQUENTIAL, vmin, vmax, centred and vmin is None)
     _draw_matrix(ax, a, values=values, fmt=fmt, cmap=cmap, norm=norm)
     if title is not None:
         ax.set_title(title)
     return ax
 
 
-def compare_images(images, titles=None, *, cmap=None, values=False, fig=None, vmin=None, vmax=None):
+def compare_images(
+    images, titles=None, *, cmap=None, values=False, fig=None, vmin=None, vmax=None, centred=False
+):
     """Draw images side by side in one row, e.g. a photo before and after a filter.
 
     Parameters
@@ -336,6 +374,9 @@ def compare_images(images, titles=None, *, cmap=None, values=False, fig=None, vm
     vmin, vmax : float, optional
         One fixed colour range for every 2-D image, e.g. ``0`` and ``1`` so
         that the images can be compared by eye; by default each spans its own.
+    centred : bool or sequence of bool, default False
+        Draw on :data:`DIVERGING` centred on 0 whatever the signs (kernels,
+        gradients); one flag for all images, or one per image.
 
     Returns
     -------
@@ -356,13 +397,18 @@ def compare_images(images, titles=None, *, cmap=None, values=False, fig=None, vm
             raise ValueError(
                 f"{func}: titles must have one entry per image ({len(arrays)}), got {len(titles)}"
             )
+    flags = [centred] * len(arrays) if isinstance(centred, bool) else list(centred)
+    if len(flags) != len(arrays):
+        raise ValueError(
+            f"{func}: centred must be one bool, or one per image ({len(arrays)}), got {len(flags)}"
+        )
     fig = _figure(func, fig, (3.2 * len(arrays), 3.4))
     for k, (ax, a) in enumerate(
         zip(fig.subplots(1, len(arrays), squeeze=False)[0], arrays, strict=True)
     ):
         colours, norm = cmap, None
-        if a.ndim == 2 and (vmin is not None or vmax is not None):
-            colours, norm = _style(a, cmap, IMAGE, vmin, vmax)
+        if a.ndim == 2 and (flags[k] or vmin is not None or vmax is not None):
+            colours, norm = _style(a, cmap, IMAGE, vmin, vmax, flags[k] and vmin is None)
         _draw_matrix(ax, a, values=values, cmap=colours, norm=norm, default=IMAGE, grid=False)
         ax.set_title(titles[k] if titles is not None else _shape_text(a.shape))
     return fig
@@ -442,7 +488,8 @@ def show_template_match(image, template, *, fig=None):
         ("image", f"{TIMES} template", "= products"),
         strict=True,
     ):
-        _draw_matrix(ax, a)
+        cmap, norm = _style(a, centred=a is template)  # a template is drawn as a kernel
+        _draw_matrix(ax, a, cmap=cmap, norm=norm)
         ax.set_title(title)
     verdict = ""
     if all(np.isin(m, (0.0, 1.0)).all() for m in (image, template)) and template.any():
@@ -583,7 +630,8 @@ def show_convolution_step(image, kernel, row, col, *, stride=1, padding=0, fig=N
     axes[0].set_title(f"input {_shape_text(np.shape(image))}{padded_note}")
     _draw_matrix(axes[1], step.window, cmap=cmap_in, norm=norm_in)
     axes[1].set_title(f"window at ({step.top}, {step.left})")
-    _draw_matrix(axes[2], np.asarray(kernel, dtype=float))
+    kernel_cmap, kernel_norm = _style(np.asarray(kernel, dtype=float), centred=True)
+    _draw_matrix(axes[2], np.asarray(kernel, dtype=float), cmap=kernel_cmap, norm=kernel_norm)
     axes[2].set_title(f"{TIMES} kernel")
     _draw_matrix(axes[3], step.products)
     axes[3].set_title(f"= products, sum {step.value:.3g}")
@@ -633,7 +681,7 @@ def show_kernels(weight, *, channel=0, fig=None, ncols=8):
         kernels = weight[:, channel]
         which = f"input channel {channel} of {n_channels}"
     ncols = as_int(func, "ncols", ncols, minimum=1)
-    cmap, norm = _style(kernels)
+    cmap, norm = _style(kernels, centred=True)
     columns = min(n_filters, ncols)
     fig = _figure(func, fig, (1.6 * columns + 0.4, 1.7 * math.ceil(n_filters / columns) + 0.5))
     for f, ax in enumerate(_grid(fig, n_filters, ncols)):
@@ -641,6 +689,14 @@ def show_kernels(weight, *, channel=0, fig=None, ncols=8):
         ax.set_title(f"filter {f}", fontsize=9)
     fig.suptitle(f"{n_filters} kernels of {_shape_text(kernels.shape[1:])}, {which}")
     return fig
+
+
+def _map_style(maps: np.ndarray):
+    """Feature maps: centred on 0 when signed; from 0 on viridis when not (after a ReLU)."""
+    finite = maps[np.isfinite(maps)]
+    if finite.size and finite.min() >= 0:
+        return SEQUENTIAL, Normalize(0.0, float(finite.max()) or 1.0)
+    return _style(maps)
 
 
 def show_feature_maps(maps, *, index=0, fig=None, ncols=8, max_maps=64, shared_scale=True):
@@ -679,12 +735,12 @@ def show_feature_maps(maps, *, index=0, fig=None, ncols=8, max_maps=64, shared_s
     if 0 in maps.shape:
         raise ValueError(f"{func}: maps must not be empty, got shape {maps.shape}")
     shown = maps[: as_int(func, "max_maps", max_maps, minimum=1)]
-    cmap, norm = _style(shown)
+    cmap, norm = _map_style(shown)
     columns = min(len(shown), as_int(func, "ncols", ncols, minimum=1))
     fig = _figure(func, fig, (1.7 * columns + 0.4, 1.8 * math.ceil(len(shown) / columns) + 0.5))
     for c, ax in enumerate(_grid(fig, len(shown), columns)):
         if not shared_scale:
-            cmap, norm = _style(shown[c])
+            cmap, norm = _map_style(shown[c])
         _draw_matrix(ax, shown[c], cmap=cmap, norm=norm, grid=False)
         ax.set_title(f"map {c}", fontsize=9)
     more = f" (first {len(shown)} shown)" if len(shown) < len(maps) else ""
@@ -791,20 +847,44 @@ def show_probabilities(probs, class_names=None, *, ax=None, title=None):
     colours = [ACCENT if k == best else MUTED for k in range(probs.size)]
     bars = ax.bar(range(probs.size), probs, color=colours, edgecolor="black", linewidth=0.5)
     for bar, p in zip(bars, probs, strict=True):
-        ax.text(
-            bar.get_x() + bar.get_width() / 2,
-            p + 0.02,
-            f"{p:.2f}",
-            ha="center",
-            va="bottom",
-            fontsize=9 if probs.size <= 12 else 7,
-        )
+        ax.add_artist(_BarLabel(bar, f"{p:.2f}", fontsize=9 if probs.size <= 12 else 7))
     ax.set_xticks(range(probs.size), names)
     ax.set_ylim(0, 1.12)
     ax.set_ylabel("probability")
     ax.spines[["top", "right"]].set_visible(False)
     ax.set_title(title if title is not None else f"prediction: {names[best]} ({probs[best]:.0%})")
     return ax
+
+
+class _BarLabel(mpl.text.Text):
+    """A bar's value written above it; turned upright when the bars are too narrow.
+
+    How wide a bar is on screen is only known once the figure is laid out, so
+    the choice is made when the label is drawn: side by side, labels of narrow
+    bars (ten classes in a small panel) would run into each other. An upright
+    label on a tall bar goes inside it, so that it stays below the title.
+    """
+
+    def __init__(self, bar, text, **kwargs):
+        self._bar = bar
+        super().__init__(0, 0, text, ha="center", va="bottom", **kwargs)
+        self.set_in_layout(False)
+
+    def draw(self, renderer):
+        bar, ax = self._bar, self.axes
+        x = bar.get_x() + bar.get_width() / 2
+        height = bar.get_height()
+        left, right = ax.transData.transform([(bar.get_x(), 0), (bar.get_x() + bar.get_width(), 0)])
+        width_pt = (right[0] - left[0]) * 72.0 / self.figure.dpi
+        wide_enough = 0.6 * self.get_fontsize() * len(self.get_text()) <= 1.05 * width_pt
+        self.set_rotation(0 if wide_enough else 90)
+        inside = not wide_enough and height > 0.55
+        self.set_position((x, height - 0.02 if inside else height + 0.02))
+        self.set_verticalalignment("top" if inside else "bottom")
+        face = bar.get_facecolor()
+        dark = 0.2126 * face[0] + 0.7152 * face[1] + 0.0722 * face[2] < 0.5
+        self.set_color("white" if inside and dark else "black")
+        super().draw(renderer)
 
 
 def _class_names(func: str, class_names, k: int) -> list[str]:
@@ -851,7 +931,10 @@ def show_confusion_matrix(y_true, y_pred, class_names=None, *, num_classes=None,
     Returns
     -------
     matplotlib Axes
-        The counts are written in the cells (``ax.texts``, row by row).
+        The counts are written in the cells (``ax.texts``, row by row). The
+        mistakes stand out: right answers (the diagonal) are grey, a mistake
+        is red, darker the more often it happens, and a confusion that never
+        happens is white, its 0 in grey.
     """
     func = "show_confusion_matrix"
     y_true, y_pred = _classes(func, "y_true", y_true), _classes(func, "y_pred", y_pred)
@@ -870,14 +953,53 @@ def show_confusion_matrix(y_true, y_pred, class_names=None, *, num_classes=None,
     counts = np.bincount(y_true * num_classes + y_pred, minlength=num_classes**2)
     counts = counts.reshape(num_classes, num_classes)
     ax = _axes(func, ax, (float(np.clip(0.5 * num_classes + 2, 3.5, 8)),) * 2)
-    _draw_matrix(ax, counts.astype(float), values=True, fmt=".0f", cmap="cividis", grid=True)
+    _draw_confusions(ax, counts)
     ax.set_xticks(range(num_classes), names)
     ax.set_yticks(range(num_classes), names)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     accuracy = np.trace(counts) / y_true.size
-    ax.set_title(f"confusion matrix, accuracy {accuracy:.1%} of {y_true.size}")
+    mistakes = y_true.size - int(np.trace(counts))
+    ax.set_title(
+        f"confusion matrix, accuracy {accuracy:.1%} of {y_true.size}; "
+        f"{mistakes} mistake{'' if mistakes == 1 else 's'} in red"
+    )
     return ax
+
+
+def _draw_confusions(ax, counts: np.ndarray) -> None:
+    """The counts, with every mistake on its own scale so that even a single one shows.
+
+    On one scale for all cells, a 1 next to a diagonal of 45 is as dark as a 0.
+    """
+    k = counts.shape[0]
+    off = counts.astype(float)
+    np.fill_diagonal(off, 0.0)
+    top = max(1.0, float(off.max()))
+    norm = Normalize(-top / 3, top)  # even a single mistake is clearly red
+    colours = mpl.colormaps["Reds"]
+    ax.imshow(np.ma.masked_where(off == 0, off), cmap=colours, norm=norm, interpolation="nearest")
+    for i in range(k):
+        ax.add_patch(Rectangle((i - 0.5, i - 0.5), 1, 1, facecolor="#E3E3E3", edgecolor="none"))
+    ax.set_xlim(-0.5, k - 0.5)
+    ax.set_ylim(k - 0.5, -0.5)
+    ax.set_xticks(np.arange(-0.5, k), minor=True)
+    ax.set_yticks(np.arange(-0.5, k), minor=True)
+    ax.grid(which="minor", color=MUTED, linewidth=0.6)
+    ax.tick_params(which="both", length=0)
+    longest = len(str(int(counts.max())))
+    size = _cell_fontsize(ax, counts.shape, longest)
+    for (i, j), count in np.ndenumerate(counts):
+        if i != j and count:
+            red, green, blue, _ = colours(norm(count))
+            dark = 0.2126 * red + 0.7152 * green + 0.0722 * blue < 0.5
+            colour = "white" if dark else "black"
+        else:
+            colour = "black" if i == j else "#909090"  # a 0 off the diagonal: nothing to see
+        ax.add_artist(
+            _CellText(j, i, str(int(count)), shape=counts.shape, longest=longest, fontsize=size,
+                      color=colour)
+        )  # fmt: skip
 
 
 def show_misclassified(images, y_true, y_pred, *, max_images=16, fig=None, ncols=8):

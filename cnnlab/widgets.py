@@ -156,7 +156,7 @@ class _Explorer:
     figsize = (10, 3.5)
 
     def __init__(self):
-        self.figure = Figure(figsize=self.figsize, layout="constrained")
+        self.figure = Figure(figsize=self.figsize, layout="constrained", facecolor=viz.BACKGROUND)
         self.plot = widgets.Output()
         self.html = widgets.HTML()
         self.text = ""
@@ -516,14 +516,13 @@ class ActivationExplorer(_Explorer):
         cmap, norm = viz._style(self.pre_activation)
         viz._draw_matrix(axes[0], self.pre_activation, cmap=cmap, norm=norm, values=False)
         axes[0].set_title(f"map + bias ({self.source})", fontsize=9)
-        same_scale = name in ("ReLU", "leaky ReLU")
-        viz._draw_matrix(
-            axes[1],
-            self.result,
-            cmap=cmap if same_scale else None,
-            norm=norm if same_scale else None,
-            values=False,
-        )
+        if name == "ReLU":  # a ReLU map, as every lesson draws one: viridis from 0
+            result_cmap, result_norm = viz.SEQUENTIAL, Normalize(0.0, norm.vmax)
+        elif name == "leaky ReLU":  # still signed: the scale of its input
+            result_cmap, result_norm = cmap, norm
+        else:
+            result_cmap, result_norm = None, None
+        viz._draw_matrix(axes[1], self.result, cmap=result_cmap, norm=result_norm, values=False)
         axes[1].set_title(f"after {name}")
         viz._draw_matrix(
             axes[2], self.zeroed.astype(float), cmap="gray_r", norm=Normalize(0, 1), values=False
@@ -921,11 +920,12 @@ class GradientDescentExplorer(_Explorer):
             marker="o" if len(steps) < 40 else "",
             markersize=3,
         )
-        if diverged:
+        if diverged:  # a loss that blows up only fits a logarithmic axis; say so
             axes[2].set_yscale("log")
         axes[2].xaxis.get_major_locator().set_params(integer=True)
         axes[2].set_xlabel("step")
-        axes[2].set_ylabel("loss (mean squared error)")
+        scale = ", log scale" if diverged else ""
+        axes[2].set_ylabel(f"loss (mean squared error{scale})")
         axes[2].set_title("loss, diverging" if diverged else "loss")
         axes[2].grid(alpha=0.3)
         axes[2].spines[["top", "right"]].set_visible(False)

@@ -5,6 +5,7 @@ import functools
 import numpy as np
 import oracle
 import pytest
+from check_messages import names_mistake
 from numpy.lib.stride_tricks import sliding_window_view
 
 import cnnlab
@@ -46,10 +47,16 @@ def loop_pool_backward(dout, x, kernel_size=2, stride=None, bug=None, average=Fa
     sh, sw = pair(kernel_size if stride is None else stride)
     if (bug == "default stride 1" and stride is None) or (bug == "stride 1" and stride):
         sh = sw = 1
+    if bug == "kernel stride":
+        sh, sw = kh, kw
     dx = np.zeros(x.shape, dtype=np.result_type(dout, x))
     for n, c, i, j in np.ndindex(dout.shape):
         top, left = (0, 0) if bug == "no offset" else (i * sh, j * sw)
         window = x[n, c, top : top + kh, left : left + kw]
+        if bug == "offset not added":  # the right window, written at the corner of dx
+            top, left = 0, 0
+        if bug == "column offset not added":
+            left = 0
         region = dx[n, c, top : top + kh, left : left + kw]
         g = 1.0 if bug == "upstream" else dout[n, c, i, j]
         if average or bug == "average":
@@ -134,11 +141,15 @@ def loop_conv2d_backward(dout, x, weight, stride=1, padding=0, bug=None):
         g = 1.0 if bug == "upstream" else dout[n, f, i, j]
         rows, cols = slice(i * sh, i * sh + kh), slice(j * sw, j * sw + kw)
         kernel = weight[f, :, ::-1, ::-1] if bug == "flip dx" else weight[f]
-        if bug == "overwrite dx":
+        if bug == "dx stride":
+            dx_padded[n, :, i : i + kh, j : j + kw] += g * kernel
+        elif bug == "overwrite dx":
             dx_padded[n, :, rows, cols] = g * kernel
         elif bug != "dx first filter" or f == 0:
             dx_padded[n, :, rows, cols] += g * kernel
-        if bug != "dweight first example" or n == 0:
+        if bug == "dweight stride":
+            dweight[f] += g * x_padded[n, :, i : i + kh, j : j + kw]
+        elif bug != "dweight first example" or n == 0:
             dweight[f] += g * x_padded[n, :, rows, cols]
         if bug != "dbias first example" or n == 0:
             dbias[f] += g
@@ -149,8 +160,12 @@ def loop_conv2d_backward(dout, x, weight, stride=1, padding=0, bug=None):
     if bug == "flip dweight":
         dweight = dweight[:, :, ::-1, ::-1]
     dx = dx_padded if bug == "keep padding" else dx_padded[:, :, ph : ph + h, pw : pw + w]
+    if bug == "one-sided cut":
+        dx = dx_padded[:, :, :h, :w]
     if bug == "order":
         return dweight, dx, dbias
+    if bug == "all over N":
+        return dx / n_images, dweight / n_images, dbias / n_images
     return dx, dweight, dbias
 
 
@@ -269,7 +284,11 @@ MISTAKES = [
         "overlapping windows overwrite each other",
     ),
     (checks.check_max_pool2d_backward, pool_bug("no offset"), "the window's position not added"),
-    (checks.check_max_pool2d_backward, pool_bug("stride 1"), "stride ignored"),
+    (
+        checks.check_max_pool2d_backward,
+        pool_bug("stride 1"),
+        "stride ignored (windows one pixel apart)",
+    ),
     (checks.check_max_pool2d_backward, pool_bug("min"), "gradient sent to the minimum"),
     (checks.check_max_pool2d_backward, pool_bug("sign"), "wrong sign"),
     (
@@ -433,7 +452,11 @@ MISTAKES += [
         pool_bug("overwrite", True),
         "overlapping windows overwrite each other",
     ),
-    (checks.check_avg_pool2d_backward, pool_bug("stride 1", True), "stride ignored"),
+    (
+        checks.check_avg_pool2d_backward,
+        pool_bug("stride 1", True),
+        "stride ignored (windows one pixel apart)",
+    ),
     (checks.check_avg_pool2d_backward, pool_bug("sign", True), "wrong sign"),
     (
         checks.check_avg_pool2d_backward,
@@ -470,12 +493,53 @@ MISTAKES += [
 ]
 
 
+def every_gradient_over_n(dout, x, weight):
+    return tuple(g / len(x) for g in dense_grads(dout, x, weight))
+
+
+MISTAKES += [
+    (
+        checks.check_relu_backward,
+        lambda dout, x: np.where(x > 0, dout, dout.dtype.type(0.01) * dout),
+        "the gradient leaks through where x < 0",
+    ),
+    (checks.check_relu_backward, lambda dout, x: dout * np.sign(x), "multiplied by the sign of x"),
+    *[
+        (check, pool_bug(bug, average), phrase)
+        for check, average in [
+            (checks.check_max_pool2d_backward, False),
+            (checks.check_avg_pool2d_backward, True),
+        ]
+        for bug, phrase in [
+            ("offset not added", "the window's position not added"),
+            ("column offset not added", "the window's position added along one axis only"),
+            ("kernel stride", "stride ignored (the windows stepped by kernel_size)"),
+        ]
+    ],
+    (checks.check_dense_backward, every_gradient_over_n, "every gradient divided by the batch"),
+    (
+        checks.check_dense_backward,
+        with_part(2, lambda dout, x, w: dout.sum(axis=0, keepdims=True)),
+        "dbias kept as a row of shape (1, out_features)",
+    ),
+    (
+        checks.check_cross_entropy_backward,
+        lambda z, y: softmax_rows(z) / len(y) - np.eye(z.shape[1])[y],
+        "only part of the gradient divided by N",
+    ),
+    (checks.check_conv2d_backward, conv_bug("dx stride"), "stride forgotten in dx"),
+    (checks.check_conv2d_backward, conv_bug("dweight stride"), "stride forgotten in dweight"),
+    (checks.check_conv2d_backward, conv_bug("one-sided cut"), "padding cut off dx on one side"),
+    (checks.check_conv2d_backward, conv_bug("all over N"), "every gradient divided by the batch"),
+]
+
+
 @pytest.mark.parametrize(
     ("check", "fn", "name"), MISTAKES, ids=[f"{c.__name__}-{n}" for c, _, n in MISTAKES]
 )
 def test_a_known_mistake_is_rejected_and_named(check, fn, name):
     message = message_of(check, fn)
-    assert f"Likely mistake: {name}" in message, message
+    assert names_mistake(message, name), message
     assert "Hint: " in message
 
 

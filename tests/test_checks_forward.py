@@ -12,6 +12,7 @@ import math
 import numpy as np
 import oracle
 import pytest
+from check_messages import names_mistake
 from numpy.lib.stride_tricks import sliding_window_view
 
 import cnnlab
@@ -59,15 +60,25 @@ def loop_correlate2d(image, kernel, stride=1, padding=0, bug=None):
         ph = pw = 0
     if bug == "padding swapped":
         ph, pw = pw, ph
+    if bug == "one stride":
+        sw = sh
+    if bug == "rows stride":
+        sw = 1 if sh != 1 else sw
+    if bug == "one padding":
+        pw = ph
     height, width = image.shape
     kh, kw = kernel.shape
     padded = np.zeros((height + 2 * ph, width + 2 * pw), dtype=dtype)
     if bug == "one-sided":
         padded[:height, :width] = image  # all the zeros end up below and to the right
+    elif bug == "edge":
+        padded = np.pad(image, ((ph, ph), (pw, pw)), mode="edge").astype(dtype)
     else:
         padded[ph : ph + height, pw : pw + width] = image
     if bug == "flip":
         kernel = kernel[::-1, ::-1]
+    if bug == "flip lr":
+        kernel = kernel[:, ::-1]
     if bug == "kernel transposed":
         kernel = kernel.T
     ho = (height + 2 * ph - kh) // sh + 1
@@ -123,6 +134,8 @@ def loop_conv2d(x, weight, bias=None, stride=1, padding=0, bug=None):
             channels = [0] if bug == "first channel" else range(c)
             for ch in channels:
                 kernel = weight[ch, k] if bug == "F and C swapped" else weight[k, ch]
+                if bug == "channel 0 kernel":
+                    kernel = weight[k, 0]
                 plane = loop_correlate2d(source[ch], kernel, stride, padding, bug)
                 if bug == "channels overwrite":
                     total = plane
@@ -152,6 +165,12 @@ def window_pool(x, kernel_size=2, stride=None, reduce=np.max, bug=None):
         kh, kw = kw, kh
         if stride is None:
             sh, sw = kh, kw
+    if bug == "square window":
+        kw = kh
+        if stride is None:
+            sh, sw = kh, kh
+    if bug == "one stride" and stride is not None:
+        sw = sh
     windows = sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
     if bug == "zero start":
         return np.maximum(windows.max(axis=(4, 5)), 0)
@@ -292,7 +311,11 @@ MISTAKES = [
         size_formula(lambda n, k, s, p: (n + 2 * p - k) / s + 1),
         "division with / gives a float",
     ),
-    (checks.check_correlate2d, functools.partial(loop_correlate2d, bug="flip"), "kernel flipped"),
+    (
+        checks.check_correlate2d,
+        functools.partial(loop_correlate2d, bug="flip"),
+        "kernel flipped: this is a true convolution",
+    ),
     (
         checks.check_correlate2d,
         functools.partial(loop_correlate2d, bug="kernel transposed"),
@@ -335,7 +358,11 @@ MISTAKES = [
         "output transposed",
     ),
     (checks.check_correlate2d, ceil_correlate2d, "output size rounded up"),
-    (checks.check_conv2d, functools.partial(loop_conv2d, bug="flip"), "kernel flipped"),
+    (
+        checks.check_conv2d,
+        functools.partial(loop_conv2d, bug="flip"),
+        "kernel flipped: this is a true convolution",
+    ),
     (checks.check_conv2d, functools.partial(loop_conv2d, bug="stride"), "stride ignored"),
     (
         checks.check_conv2d,
@@ -480,6 +507,20 @@ MISTAKES = [
 ]
 
 
+def bias_on_rows(x, weight, bias=None, stride=1, padding=0):
+    """bias[:, None]: lines up with the rows of each map, and only works when Ho == F."""
+    out = einsum_conv2d(x, weight, None, stride, padding)
+    return out if bias is None else out + bias[:, None]
+
+
+def leaky_relu(x):
+    return np.where(x > 0, x, x.dtype.type(0.01) * x)
+
+
+def columns_first_flatten(x):
+    return np.swapaxes(x, -1, -2).reshape(len(x), -1) if x.ndim > 2 else x.copy()
+
+
 def pool_with(**kwargs):
     return functools.partial(window_pool, **kwargs)
 
@@ -547,6 +588,36 @@ MISTAKES += [
         "vertical and horizontal stride swapped",
     ),
     (checks.check_flatten, lambda x: x.reshape(len(x), -1).T, "result transposed"),
+    (checks.check_flatten, columns_first_flatten, "each map read column by column"),
+    (checks.check_relu, leaky_relu, "negative values scaled down instead of set to 0"),
+    *[
+        (check, functools.partial(learner, bug=bug), phrase)
+        for check, learner in [
+            (checks.check_correlate2d, loop_correlate2d),
+            (checks.check_conv2d, loop_conv2d),
+        ]
+        for bug, phrase in [
+            ("flip lr", "kernel flipped along one axis only"),
+            ("one stride", "one stride used for both axes"),
+            ("rows stride", "stride applied along one axis only"),
+            ("one padding", "one padding used for both axes"),
+            ("edge", "padded with copies of the border pixels instead of zeros"),
+        ]
+    ],
+    (
+        checks.check_conv2d,
+        functools.partial(loop_conv2d, bug="channel 0 kernel"),
+        "one channel's kernel used for every channel",
+    ),
+    (checks.check_conv2d, bias_on_rows, "bias added along the wrong axis"),
+    *[
+        (check, pool_with(reduce=reduce, bug=bug), phrase)
+        for check, reduce in [(checks.check_max_pool2d, np.max), (checks.check_avg_pool2d, np.mean)]
+        for bug, phrase in [
+            ("square window", "one side of the window used for both"),
+            ("one stride", "one stride used for both axes"),
+        ]
+    ],
     (
         checks.check_dense,
         lambda x, w, b=None: x * w + (0 if b is None else b),
@@ -560,7 +631,7 @@ MISTAKES += [
 )
 def test_a_known_mistake_is_rejected_and_named(check, fn, name):
     message = message_of(check, fn)
-    assert f"Likely mistake: {name}" in message, message
+    assert names_mistake(message, name), message
     assert "checks passed. Check " in message.splitlines()[0]
     assert "Hint: " in message
 

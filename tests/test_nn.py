@@ -540,7 +540,16 @@ def test_fit_history_structure_and_determinism(digits, capsys):
             progress=progress,
         )  # fmt: skip
         runs.append((history, model))
-    assert "epoch 3/3" in capsys.readouterr().err  # the tqdm bar, in a terminal
+    out, err = capsys.readouterr()
+    assert "epoch 3/3" in err  # the tqdm bar, in a terminal
+    # and one plain line per epoch, which a saved notebook or a feedback page still shows
+    lines = [line for line in out.splitlines() if line.startswith("epoch ")]
+    assert [line.split(":")[0] for line in lines] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
+    last = runs[0][0]
+    assert lines[-1] == (
+        f"epoch 3/3: loss {last.train_loss[-1]:.4f}, accuracy {last.train_accuracy[-1]:.1%}; "
+        f"validation loss {last.val_loss[-1]:.4f}, accuracy {last.val_accuracy[-1]:.1%}"
+    )
     history, model = runs[0]
     assert isinstance(history, History) and history.epochs == 3
     assert list(history) == ["train_loss", "train_accuracy", "val_loss", "val_accuracy"]

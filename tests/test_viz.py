@@ -20,7 +20,8 @@ from matplotlib.patches import Rectangle
 from cnnlab import ops, viz
 
 #: Perceptually ordered maps readable with colour-vision deficiencies (the
-#: single-hue Reds/Greens/Blues only for the RGB channels, where the hue is the point).
+#: single-hue Reds/Greens/Blues only for the RGB channels, where the hue is the
+#: point, and Reds for the mistakes of a confusion matrix).
 ALLOWED_CMAPS = {"viridis", "cividis", "gray", "gray_r", "RdBu_r", "Reds", "Greens", "Blues"}
 
 RNG = np.random.default_rng(7)
@@ -441,3 +442,65 @@ def test_feature_maps_can_each_have_their_own_scale():
     own = viz.show_feature_maps(maps, shared_scale=False)
     assert shared.axes[0].images[0].norm.vmax == 100
     assert own.axes[0].images[0].norm.vmax == 1 and own.axes[1].images[0].norm.vmax == 100
+
+
+# ------------------------------------------------------------------ conventions
+
+
+def test_every_kernel_is_drawn_centred_on_zero_even_without_negatives():
+    blur = np.full((3, 3), 1 / 9)
+    template = np.zeros((3, 3))
+    template[:, 1] = 1
+    for ax in (
+        viz.show_matrix(blur, centred=True),
+        viz.show_kernels(template[None, None]).axes[0],
+        viz.show_template_match(template, template).axes[1],
+        viz.show_convolution_step(IMAGE, template, 0, 0).axes[2],
+        viz.compare_images([IMAGE, blur], centred=[False, True]).axes[1],
+    ):
+        norm = ax.get_images()[0].norm
+        assert isinstance(norm, CenteredNorm) and norm.vcenter == 0, ax.get_title()
+        assert ax.get_images()[0].get_cmap().name == viz.DIVERGING
+    assert not isinstance(viz.show_matrix(blur).get_images()[0].norm, CenteredNorm)
+
+
+def test_a_relu_map_starts_at_zero_on_viridis():
+    maps = np.maximum(RNG.standard_normal((3, 4, 5)), 0) + 0.5  # no cell is 0
+    for ax in viz.show_feature_maps(maps).axes:
+        image = ax.get_images()[0]
+        assert image.get_cmap().name == viz.SEQUENTIAL and image.norm.vmin == 0
+
+
+def test_figures_are_opaque_whatever_the_default_background():
+    """JupyterLab's dark theme shows through a transparent figure: black text on black."""
+    import io
+
+    with matplotlib.rc_context({"figure.facecolor": (1, 1, 1, 0)}):
+        for fig in (viz.show_matrix(IMAGE).figure, viz.compare_images([IMAGE])):
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png")
+            corner = plt.imread(io.BytesIO(buffer.getvalue()))[0, 0]
+            assert corner[3] == 1.0 and corner[:3].min() == 1.0  # opaque white
+
+
+def test_probability_labels_stand_upright_when_the_bars_are_narrow():
+    probs = np.full(10, 0.1)
+    fig, (narrow, wide) = plt.subplots(1, 2, figsize=(8, 3), width_ratios=[1, 6])
+    viz.show_probabilities(probs, ax=narrow)
+    viz.show_probabilities(probs, ax=wide)
+    fig.canvas.draw()
+    assert {t.get_rotation() for t in narrow.texts} == {90}
+    assert {t.get_rotation() for t in wide.texts} == {0}
+    assert [t.get_text() for t in wide.texts] == ["0.10"] * 10
+
+
+def test_a_single_mistake_stands_out_in_the_confusion_matrix():
+    y_true = np.repeat(np.arange(3), 45)
+    y_pred = y_true.copy()
+    y_pred[0] = 2  # one 0 read as 2
+    ax = viz.show_confusion_matrix(y_true, y_pred)
+    shown = ax.get_images()[0]
+    mistake = shown.cmap(shown.norm(shown.get_array()[0, 2]))
+    assert shown.get_array().mask.sum() == 8  # everything but the mistake is not coloured
+    assert mistake[1] < 0.8  # clearly red, not the near-white of the bottom of the scale
+    assert "1 mistake in red" in ax.get_title()

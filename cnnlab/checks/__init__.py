@@ -4,7 +4,7 @@ Every function a learner writes has a check, ``check_<name>(fn, *, thorough=Fals
 
     from cnnlab.checks import check_conv2d
     check_conv2d(conv2d)                  # prints "conv2d: 9/9 checks passed"
-    check_conv2d(conv2d, thorough=True)   # more random cases; no calling cnnlab.conv2d
+    check_conv2d(conv2d, thorough=True)   # more random cases
 
 A check calls ``fn`` on its own cases (small ones that can be worked out by
 hand first, then seeded random ones: non-square, sizes that do not divide
@@ -13,12 +13,19 @@ with cnnlab's reference. On success it prints one line. On failure it raises
 ``AssertionError`` saying how many checks passed, which case failed, what was
 expected and what came back, and, when the answer matches a known mistake
 (kernel flipped, stride ignored, bias forgotten, softmax overflowing, sum
-instead of mean, upstream gradient ignored, ...), names it with a hint. It
-never shows the reference code, nor the whole expected array of a large case.
+instead of mean, upstream gradient ignored, ...), names it with a hint;
+otherwise a clue says what or where the difference is (only the border, one
+channel, a constant factor, a transpose, the right values in the wrong
+order, ...). It never shows the reference code, nor the whole expected array
+of a large case, and a hint teaches without handing over the code.
 
-``thorough=True`` adds randomised cases and fails an answer that merely calls
-cnnlab's own implementation of the same function, however it was imported;
-each check's docstring says which other cnnlab functions may be used.
+Every check refuses an answer that is not the learner's own work: one that
+calls cnnlab's implementation of the same function (however it was imported,
+wrapped or copied), a library the course rules out, or code that hides what
+runs; each check's docstring says which other cnnlab functions may be used.
+``thorough=True`` only adds randomised cases. When a check fails in a
+notebook, the learner sees the line of their cell that called it and the
+message, not the checker's traceback.
 
 The checks are grouped as the lessons are: :mod:`~cnnlab.checks.images`
 (lesson 0), :mod:`~cnnlab.checks.templates` (lessons 1 and 7),
@@ -27,8 +34,8 @@ The checks are grouped as the lessons are: :mod:`~cnnlab.checks.images`
 :mod:`~cnnlab.checks.backward` and :mod:`~cnnlab.checks.conv_backward`
 (lesson 8), :mod:`~cnnlab.checks.training` (lessons 9 and 10). They share
 the runner in :mod:`~cnnlab.checks._core`, the messages of
-:mod:`~cnnlab.checks._compare` and the references and tripwire of
-:mod:`~cnnlab.checks._reference`.
+:mod:`~cnnlab.checks._compare`, the clues of :mod:`~cnnlab.checks._clues`
+and the references and tripwire of :mod:`~cnnlab.checks._reference`.
 """
 
 from cnnlab.checks.backward import (

@@ -3,8 +3,9 @@
 Everything here writes for a learner: small arrays in full, large ones as a
 shape, a range and a few values; a wrong type or shape as one plain sentence;
 wrong values with the first place they differ, then the known mistake that
-produces them ("Likely mistake: ...") or, failing that, a clue about how they
-relate to the right ones ("every value is 2 times the expected one").
+produces them ("Likely mistake: ...") or, failing that, a clue from
+:mod:`~cnnlab.checks._clues` about what or where they differ ("every value
+is 2 times the expected one", "only the border is wrong").
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from cnnlab.checks._clues import close, clue
 
 if TYPE_CHECKING:
     from cnnlab.checks._core import Case, Check, Mistake
@@ -151,14 +154,7 @@ def low_precision(*values) -> bool:
     return False
 
 
-def _close(expected, got, low: bool) -> np.ndarray:
-    """Element-wise "close enough", with a tolerance fit for the dtype."""
-    expected = np.asarray(expected, dtype=np.float64)
-    got = np.asarray(got, dtype=np.float64)
-    rtol, atol = (1e-4, 1e-5) if low else (1e-6, 1e-9)
-    finite = np.abs(expected[np.isfinite(expected)])
-    scale = max(1.0, float(finite.max())) if finite.size else 1.0
-    return np.isclose(got, expected, rtol=rtol, atol=atol * scale, equal_nan=True)
+_close = close  # element-wise "close enough", with a tolerance fit for the dtype
 
 
 def _is_number(value) -> bool:
@@ -188,6 +184,8 @@ def same(wrong, got, low: bool) -> bool:
             return False
         if got.dtype.kind not in "biuf":
             return False
+        if (wrong.dtype.kind == "b") != (got.dtype.kind == "b"):
+            return False  # a mask is recognised as a mask only, never as indices 0 and 1
         return bool(np.all(_close(wrong, got, low)))
     if isinstance(wrong, numbers.Integral):  # an int is matched by an int only
         return _is_int(got) and int(got) == int(wrong)
@@ -327,7 +325,18 @@ def dtype_problem(check: Check, case: Case, got) -> Problem | None:
 
 
 def diagnose(check: Check, case: Case, got, low: bool) -> str:
-    """Name the known mistake that produces ``got``, or give a clue; '' if neither."""
+    """Name the known mistake that produces ``got``, or give a clue; '' if neither.
+
+    Every known mistake of the case is tried. Of those that produce ``got``, a
+    mistake about more of a tuple's parts wins over one about fewer (all three
+    gradients divided by N, rather than dweight averaged); a mistake recognised
+    by its values wins over one recognised by its shape only. When two
+    different mistakes give exactly these values, neither is named: the runner
+    then looks for a later case that tells them apart.
+    """
+    expected = case.expected
+    shown = _shown_part(check, expected, got, low)
+    found, by_shape = [], None
     mistakes = iter(check.mistakes(case))
     while True:
         try:
@@ -336,16 +345,73 @@ def diagnose(check: Check, case: Case, got, low: bool) -> str:
             break
         try:
             with np.errstate(all="ignore"):
-                matched = _matches(mistake, case.expected, got, low)
+                wrong = mistake.make()
+                matched = _matches(mistake, wrong, expected, got, low)
         except Exception:  # the mistake cannot happen on this case
             continue
-        if matched:
-            return f"Likely mistake: {mistake.name}.\nHint: {mistake.hint}"
-    return _clue(check, case.expected, got, low)
+        if not matched:
+            continue
+        if mistake.shape_only:
+            by_shape = by_shape or mistake
+        else:
+            found.append((mistake, _explains(check, wrong)))
+    hint = clue(check, expected, got, low, shown)
+    if found:
+        named = _named(found, shown, hint)
+        if check.returns == "number" and hint and hint not in named:
+            # One number fits a wrong formula by chance more easily than an array does:
+            # how far off it is stays worth saying next to the name.
+            named += "\n" + hint
+        return named
+    if by_shape is not None:  # the shape says little: where the values are right may help
+        return "\n".join([_likely(by_shape), *([hint] if hint else [])])
+    return hint
 
 
-def _matches(mistake: Mistake, expected, got, low: bool) -> bool:
-    wrong = mistake.make()
+def _likely(mistake: Mistake) -> str:
+    return f"Likely mistake: {mistake.name}.\nHint: {mistake.hint}"
+
+
+def _explains(check: Check, wrong) -> frozenset:
+    """The parts of a tuple result that a mistake says something about (all, for an array)."""
+    if check.returns == "tuple" and isinstance(wrong, tuple):
+        return frozenset(i for i, part in enumerate(wrong) if part is not None)
+    return frozenset({0})
+
+
+def _named(found: list, shown, hint: str) -> str:
+    # A mistake about fewer parts, where another explains those and more, is not the story.
+    best = [(m, parts) for m, parts in found if not any(parts < other for _, other in found)]
+    # Lead with the part the message shows; otherwise the catalogue's order decides.
+    best.sort(key=lambda item: shown is not None and shown not in item[1])
+    primary, parts = best[0]
+    lines = [hint] if hint and shown is not None and shown not in parts else []
+    lines.append(_likely(primary))
+    seen = {primary.name}
+    for other, other_parts in best[1:]:
+        if other.name in seen:
+            continue
+        seen.add(other.name)
+        if other_parts == parts:
+            lines.append(f"Or: {other.name}, which gives the same values on this check.")
+        elif not other_parts & parts:
+            lines.append(f"Also: {other.name}. {other.hint[0].upper()}{other.hint[1:]}")
+    return "\n".join(lines)
+
+
+def _shown_part(check: Check, expected, got, low: bool):
+    """For a tuple result, the index of the part whose problem the message shows."""
+    if check.returns != "tuple" or not isinstance(got, tuple | list) or len(got) != len(expected):
+        return None
+    problems = []
+    for i, (e, g) in enumerate(zip(expected, got, strict=True)):
+        problem = _check_array(check.parts[i], g, e, "", low)
+        if problem is not None:
+            problems.append((problem.values, i))
+    return min(problems)[1] if problems else None
+
+
+def _matches(mistake: Mistake, wrong, expected, got, low: bool) -> bool:
     if mistake.shape_only:
         return _shape(got) == tuple(wrong) != _shape(expected)
     # both ways round: an int answer of 3 is not the float mistake that gives 3.0
@@ -355,50 +421,3 @@ def _matches(mistake: Mistake, expected, got, low: bool) -> bool:
 
 def _shape(value):
     return value.shape if isinstance(value, np.ndarray) else None
-
-
-def _clue(check: Check, expected, got, low: bool) -> str:
-    """Say how wrong values relate to the right ones, when there is a simple relation."""
-    label = "value"
-    if check.returns == "tuple":
-        if not isinstance(got, tuple | list) or len(got) != len(expected):
-            return ""
-        for part, e, g in zip(check.parts, expected, got, strict=True):
-            if isinstance(g, np.ndarray) and g.shape == e.shape and not np.allclose(g, e):
-                label, expected, got = f"value of {part}", e, g
-                break
-        else:
-            return ""
-    if not isinstance(got, np.ndarray) or not isinstance(expected, np.ndarray):
-        return ""
-    transposed = "Clue: your result is the right one transposed (rows and columns swapped)."
-    if got.dtype.kind not in "biuf":
-        return ""
-    if got.shape != expected.shape:
-        flipped = got.ndim == 2 and got.shape == expected.shape[::-1]
-        return transposed if flipped and np.allclose(got.T, expected) else ""
-    e = expected.astype(np.float64)
-    g = got.astype(np.float64)
-    if not np.all(np.isfinite(g)) and np.all(np.isfinite(e)):
-        index = tuple(int(i) for i in np.argwhere(~np.isfinite(g))[0])
-        return (
-            f"Clue: your result contains {number(g[index])} (first at index {list(index)}). "
-            "Look for an overflow (exp of a large number) or a division by zero."
-        )
-    if not np.any(g) and np.any(e):
-        return "Clue: every value you returned is 0. Did you fill in the array you created?"
-    if e.size >= 2 and np.any(e):
-        factor = float(np.vdot(g, e) / np.vdot(e, e))
-        if np.all(_close(factor * e, g, low)) and not np.isclose(factor, 1):
-            if np.isclose(factor, -1):
-                return f"Clue: every {label} has the wrong sign."
-            return (
-                f"Clue: every {label} is {factor:.4g} times the expected one, so a constant "
-                "factor is off (a division or multiplication too many, or missing)."
-            )
-        offset = float(np.mean(g - e))
-        if np.all(_close(e + offset, g, low)):
-            return f"Clue: every {label} is off by the same amount, {offset:.4g}."
-    if g.ndim == 2 and g.shape[0] == g.shape[1] and np.allclose(g.T, e):
-        return transposed
-    return ""

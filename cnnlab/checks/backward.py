@@ -77,8 +77,8 @@ def _relu_backward_mistakes(case: Case):
     variants = [
         (
             "upstream gradient ignored: only the mask x > 0 returned",
-            "multiply the mask by dout: the gradient flows back only where x > 0, scaled by what "
-            "comes from above.",
+            "the mask only says where the gradient may pass; what passes there is the gradient "
+            "that arrives from above, dout, not 1.",
             lambda: (x > 0).astype(x.dtype),
         ),
         (
@@ -113,6 +113,20 @@ def _relu_backward_mistakes(case: Case):
             lambda: dout * (x < 0),
         ),
         ("dout returned unchanged", "block the gradient where x <= 0.", lambda: dout),
+        *(
+            (
+                "the gradient leaks through where x < 0 (a leaky ReLU's derivative)",
+                "where relu set x to 0, a small change of x changes nothing: the gradient "
+                "there is exactly 0.",
+                lambda slope=slope: np.where(x > 0, dout, slope * dout),
+            )
+            for slope in (0.01, 0.1, 0.2, 0.05)
+        ),
+        (
+            "multiplied by the sign of x: flipped where x < 0 instead of blocked",
+            "the slope of relu is 1 where x > 0 and 0 where x < 0; it is never -1.",
+            lambda: dout * np.sign(x),
+        ),
         (*SIGN, lambda: -case.expected),
     ]
     for name, hint, make in variants:
@@ -124,8 +138,8 @@ def check_relu_backward(fn, *, thorough=False) -> None:
 
     Names: upstream gradient ignored (mask only), ``>=`` instead of ``>``, mask
     from dout, arguments swapped, forward returned, multiplied by x, mask
-    inverted, dout unchanged, wrong sign. Thorough mode forbids cnnlab's
-    ``relu_backward``.
+    inverted, dout unchanged, leaky, multiplied by the sign of x, wrong sign.
+    Refuses cnnlab's own ``relu_backward``.
     """
     run(
         Check(
@@ -198,17 +212,34 @@ def _pool_backward_cases(thorough: bool, seed: int) -> list[Case]:
     return cases
 
 
-def _route(dout, x, kernel, stride, *, pick="first", offset=True, add=True) -> np.ndarray:
-    """A loop version of the pooling gradients, with the knobs learners get wrong."""
+def _route(
+    dout, x, kernel, stride, *, pick="first", offset=True, place=(True, True), add=True, cut=False
+) -> np.ndarray:
+    """A loop version of the pooling gradients, with the knobs learners get wrong.
+
+    ``offset=False`` reads every window at the top-left corner; ``place`` says
+    whether the window's row and column offsets are added where the gradient
+    is written (the window itself is read at the right place); ``cut`` lets a
+    window that runs over the edge be cut short, as slicing does (``"flat"``:
+    and find the maximum's row and column as ``divmod(argmax, kw)``).
+    """
     (kh, kw), (sh, sw) = pair(kernel), pair(stride)
     dx = np.zeros(x.shape)
     for n, c, i, j in np.ndindex(dout.shape):
         top, left = (i * sh, j * sw) if offset else (0, 0)
         window = x[n, c, top : top + kh, left : left + kw]
-        if window.shape != (kh, kw):
+        if window.shape != (kh, kw) and not (cut and window.size):
             raise ValueError("the window does not fit")
-        mask = np.zeros((kh, kw), dtype=bool)
-        if pick == "first":
+        top, left = (top if place[0] else 0), (left if place[1] else 0)
+        mask = np.zeros(window.shape, dtype=bool)
+        if pick == "first" and cut == "flat":  # divmod(argmax, kw), even in a short window
+            r, s = divmod(int(np.argmax(window)), kw)
+            mask = np.zeros((max(r + 1, window.shape[0]), max(s + 1, window.shape[1])), bool)
+            mask[r, s] = True
+            mask = mask[: window.shape[0], : window.shape[1]]
+            if not mask.any():
+                raise ValueError("the gradient falls outside x")
+        elif pick == "first":
             mask[np.unravel_index(np.argmax(window), window.shape)] = True
         elif pick == "last":
             last = window.size - 1 - np.argmax(window.ravel()[::-1])
@@ -218,7 +249,7 @@ def _route(dout, x, kernel, stride, *, pick="first", offset=True, add=True) -> n
         else:  # "all" or "mean"
             mask[:] = True
         share = dout[n, c, i, j] / (kh * kw if pick == "mean" else 1)
-        region = dx[n, c, top : top + kh, left : left + kw]
+        region = dx[n, c, top : top + window.shape[0], left : left + window.shape[1]]
         if add:
             region[mask] += share
         else:
@@ -244,11 +275,24 @@ def _pool_backward_mistakes(case: Case, backward, mean: bool):
         "belongs to: add to dx, do not assign.",
         lambda: _route(dout, x, kernel, stride, pick=pick, add=False),
     )
+    position = "the window's position not added to the position inside the window"
+    position_hint = "window (i, j) starts at row i * stride and column j * stride of x."
     yield Mistake(
-        "the window's position not added to the position inside the window",
-        "window (i, j) starts at row i * stride and column j * stride of x.",
-        lambda: _route(dout, x, kernel, stride, pick=pick, offset=False),
+        position, position_hint, lambda: _route(dout, x, kernel, stride, pick=pick, offset=False)
     )
+    yield Mistake(
+        position,
+        position_hint,
+        lambda: _route(dout, x, kernel, stride, pick=pick, place=(False, False)),
+    )
+    for place in ((True, False), (False, True)):
+        yield Mistake(
+            "the window's position added along one axis only",
+            "window (i, j) starts at row i * stride and column j * stride of x: the gradient "
+            "goes to the row offset plus the row inside the window, and likewise for the "
+            "column.",
+            lambda place=place: _route(dout, x, kernel, stride, pick=pick, place=place),
+        )
     if (sh, sw) != (1, 1):
         yield Mistake(
             "stride defaults to 1 instead of kernel_size"
@@ -258,6 +302,18 @@ def _pool_backward_mistakes(case: Case, backward, mean: bool):
             "is None, it equals kernel_size.",
             lambda: _route(dout, x, kernel, 1, pick=pick),
         )
+    if given is not None and pair(given) != pair(kernel):
+        yield Mistake(
+            "stride ignored (the windows stepped by kernel_size)",
+            "use the stride that is passed; it defaults to kernel_size only when it is None.",
+            lambda: _route(dout, x, kernel, kernel, pick=pick, cut=True),
+        )
+        if not mean:
+            yield Mistake(
+                "stride ignored (the windows stepped by kernel_size)",
+                "use the stride that is passed; it defaults to kernel_size only when it is None.",
+                lambda: _route(dout, x, kernel, kernel, pick=pick, cut="flat"),
+            )
     yield Mistake(*SIGN, lambda: -case.expected)
     yield Mistake(
         "dx has the shape of dout",
@@ -328,10 +384,11 @@ def check_max_pool2d_backward(fn, *, thorough=False) -> None:
     """Check ``max_pool2d_backward(dout, x, kernel_size=2, stride=None) -> dx``.
 
     Names: every tied maximum or the last one rewarded, upstream gradient
-    ignored, overlapping windows overwriting, window position not added,
-    stride defaulting to 1 or ignored, wrong sign, dx shaped like dout,
+    ignored, overlapping windows overwriting, window position not added or
+    added along one axis only, stride defaulting to 1, ignored or replaced
+    by kernel_size, wrong sign, dx shaped like dout,
     gradient to every element of the window, average pooling's gradient,
-    gradient to the minimum. Thorough mode forbids cnnlab's
+    gradient to the minimum. Refuses cnnlab's own
     ``max_pool2d_backward``; ``max_pool2d`` and ``output_size`` may be used.
     """
     run(
@@ -352,9 +409,10 @@ def check_avg_pool2d_backward(fn, *, thorough=False) -> None:
     """Check ``avg_pool2d_backward(dout, x, kernel_size=2, stride=None) -> dx``.
 
     Names: upstream gradient ignored, overlapping windows overwriting, window
-    position not added, stride defaulting to 1 or ignored, wrong sign, dx
+    position not added or added along one axis only, stride defaulting to 1,
+    ignored or replaced by kernel_size, wrong sign, dx
     shaped like dout, not divided by the window size or by one side only, max
-    pooling's gradient. Thorough mode forbids cnnlab's ``avg_pool2d_backward``.
+    pooling's gradient. Refuses cnnlab's own ``avg_pool2d_backward``.
     """
     run(
         Check(
@@ -424,13 +482,27 @@ def _dense_backward_mistakes(case: Case):
     _, dweight, dbias = case.expected
     yield Mistake(
         "dx: weight not transposed",
-        "out = x @ weight, so dx = dout times weight transposed: (N, out) with (out, in).",
+        "out = x @ weight takes in_features to out_features; dx goes back the other way, "
+        "from (N, out_features) to (N, in_features): let the shapes guide the product.",
         lambda: (dout @ weight, None, None),
     )
     yield Mistake(
         "dweight transposed",
         "dweight has the shape of weight, (in_features, out_features).",
         lambda: (None, dweight.T, None),
+    )
+    if n > 1:
+        yield Mistake(
+            "every gradient divided by the batch size",
+            "dout already holds the 1/N of the mean loss (cross_entropy_backward divides "
+            "by N): sum over the batch here, and divide nothing again.",
+            lambda: tuple(g / n for g in case.expected),
+        )
+    yield Mistake(
+        "dbias kept as a row of shape (1, out_features) (keepdims=True)",
+        "dbias has the shape of the bias, (out_features,): sum over the batch axis without "
+        "keeping it.",
+        lambda: (None, None, dbias[None]),
     )
     if n > 1:
         for name, hint, make in [
@@ -485,10 +557,11 @@ def _dense_backward_mistakes(case: Case):
 def check_dense_backward(fn, *, thorough=False) -> None:
     """Check ``dense_backward(dout, x, weight) -> (dx, dweight, dbias)``.
 
-    Names: weight not transposed in dx, dweight transposed, dweight or dbias
-    averaged or taken from one example (not summed over the batch), dbias
-    summed over the wrong axis or not at all, upstream gradient ignored, wrong
-    sign, gradients in the wrong order. Thorough mode forbids cnnlab's
+    Names: weight not transposed in dx, dweight transposed, every gradient
+    divided by N, dbias kept as a (1, out) row, dweight or dbias averaged or
+    taken from one example (not summed over the batch), dbias summed over
+    the wrong axis or not at all, upstream gradient ignored, wrong
+    sign, gradients in the wrong order. Refuses cnnlab's own
     ``dense_backward``; ``dense`` may be used.
     """
     run(
@@ -564,6 +637,13 @@ def _cross_entropy_backward_mistakes(case: Case):
             "the classes lie along axis 1: each row is one example's scores.",
             lambda: (REF.softmax(z64, axis=0) - one_hot) / n,
         )
+    if n > 1:
+        for make in (lambda: p / n - one_hot, lambda: p - one_hot / n):
+            yield Mistake(
+                "only part of the gradient divided by N",
+                "the whole difference, probabilities minus the one-hot labels, is divided by N.",
+                make,
+            )
     yield Mistake(
         "divided by the number of classes instead of the batch size",
         "the loss is the mean over the N examples: divide by N.",
@@ -577,8 +657,9 @@ def check_cross_entropy_backward(fn, *, thorough=False) -> None:
     Names: not divided by N (sum instead of mean), wrong sign, labels ignored,
     1 subtracted everywhere, ``[:, labels]`` indexing, overflow on large
     logits, logits used instead of probabilities, softmax over the wrong axis,
-    divided by the number of classes. Thorough mode forbids cnnlab's
-    ``cross_entropy_backward``; ``softmax`` and ``log_softmax`` may be used.
+    only part of the gradient divided by N, divided by the number of classes.
+    Refuses cnnlab's own ``cross_entropy_backward``; ``softmax``
+    and ``log_softmax`` may be used.
     """
     run(
         Check(

@@ -91,7 +91,7 @@ def _conv2d_backward_cases(thorough: bool) -> list[Case]:
 def _conv2d_backward_mistakes(case: Case):
     dout, x, weight = case.args["dout"], case.args["x"], case.args["weight"]
     stride, padding = case.kwargs.get("stride", 1), case.kwargs.get("padding", 0)
-    (ph, pw) = pair(padding)
+    (sh, sw), (ph, pw) = pair(stride), pair(padding)
     n, f = x.shape[0], weight.shape[0]
     _, dweight, dbias = case.expected
 
@@ -175,7 +175,6 @@ def _conv2d_backward_mistakes(case: Case):
             lambda: (back(x=padded, padding=0)[0], None, None),
         )
     kh, kw = weight.shape[2:]
-    (sh, sw) = pair(stride)
     if sh < kh or sw < kw:  # windows overlap
         for order in ("nfij", "nijf"):
             yield Mistake(
@@ -188,8 +187,63 @@ def _conv2d_backward_mistakes(case: Case):
                     None,
                 ),
             )
+    if (sh, sw) != (1, 1):
+        yield Mistake(
+            "stride forgotten in dx (window (i, j) placed at row i, column j)",
+            "output position (i, j) came from the window at row i * stride and column "
+            "j * stride of the padded x: send its gradient back there.",
+            lambda: (_looped(dout, x, weight, stride, padding, dx_step=False)[0], None, None),
+        )
+        yield Mistake(
+            "stride forgotten in dweight (window (i, j) read at row i, column j)",
+            "output position (i, j) came from the window at row i * stride and column "
+            "j * stride of the padded x: dweight collects dout times that window.",
+            lambda: (None, _looped(dout, x, weight, stride, padding, dw_step=False)[1], None),
+        )
+    if (ph, pw) != (0, 0):
+        for start in ((0, 0), (2 * ph, 2 * pw)):
+            yield Mistake(
+                "padding cut off dx on one side only",
+                "x sits in the middle of the padded array: drop ph rows at the top and at "
+                "the bottom, pw columns at the left and at the right.",
+                lambda start=start: (
+                    _looped(dout, x, weight, stride, padding, dx_start=start)[0],
+                    None,
+                    None,
+                ),
+            )
+    if n > 1:
+        yield Mistake(
+            "every gradient divided by the batch size",
+            "dout already holds the 1/N of the mean loss: sum over the batch here, and divide "
+            "nothing again.",
+            lambda: tuple(g / n for g in case.expected),
+        )
     yield Mistake(*SIGN, lambda: tuple(-g for g in case.expected))
     yield from wrong_order(case.expected, _CONV_PARTS)
+
+
+def _looped(dout, x, weight, stride, padding, *, dx_step=True, dw_step=True, dx_start=None):
+    """dx and dweight of a learner's loop over the output positions, with its slips.
+
+    ``dx_step`` / ``dw_step``: whether window (i, j) is at (i * sh, j * sw), or at
+    (i, j); ``dx_start``: where dx is cut out of the padded gradient, if not at
+    (ph, pw).
+    """
+    (sh, sw), (ph, pw) = pair(stride), pair(padding)
+    h, w = x.shape[2:]
+    kh, kw = weight.shape[2:]
+    dtype = np.result_type(dout, x, weight)
+    x_padded = np.pad(x, [(0, 0), (0, 0), (ph, ph), (pw, pw)])
+    dx = np.zeros(x_padded.shape, dtype=dtype)
+    dweight = np.zeros(weight.shape, dtype=dtype)
+    for b, f, i, j in np.ndindex(dout.shape):
+        top, left = (i * sh, j * sw) if dx_step else (i, j)
+        dx[b, :, top : top + kh, left : left + kw] += dout[b, f, i, j] * weight[f]
+        top, left = (i * sh, j * sw) if dw_step else (i, j)
+        dweight[f] += dout[b, f, i, j] * x_padded[b, :, top : top + kh, left : left + kw]
+    top, left = (ph, pw) if dx_start is None else dx_start
+    return dx[:, :, top : top + h, left : left + w], dweight
 
 
 def _overwritten_dx(dout, x, weight, stride, padding, order):
@@ -214,8 +268,10 @@ def check_conv2d_backward(fn, *, thorough=False) -> None:
     Names: upstream gradient ignored; dweight or dbias from one example,
     averaged, or not summed over the batch; dbias not summed or averaged over
     the positions; dx with the kernel flipped; dweight flipped; dx from the
-    first filter only; padding not cut off dx; overlapping windows overwrite
-    each other in dx; wrong sign; gradients in the wrong order. Thorough
+    first filter only; padding not cut off dx, or cut on one side only;
+    stride forgotten in dx or in dweight; overlapping windows overwrite each
+    other in dx; every gradient divided by N; wrong sign; gradients in the
+    wrong order. Thorough
     mode forbids cnnlab's ``conv2d_backward``; ``conv2d``, ``correlate2d``
     and ``output_size`` may be used (a full convolution of dout with the
     flipped kernel is one way to get dx).

@@ -111,7 +111,7 @@ def check_output_size(fn, *, thorough=False) -> None:
 
     Names: + 1 missing or added before dividing, stride ignored, padding ignored
     or counted on one side, rounded up, kernel size not subtracted, float
-    result from ``/``. Thorough mode forbids cnnlab's ``output_size``.
+    result from ``/``. Refuses cnnlab's own ``output_size``.
     """
     run(
         Check(
@@ -130,8 +130,10 @@ def check_output_size(fn, *, thorough=False) -> None:
 # ---------------------------------------------------------------- sliding a kernel
 
 
-def _pad_sides(x: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.ndarray:
-    return np.pad(x, [(0, 0)] * (x.ndim - 2) + [(top, bottom), (left, right)])
+def _pad_sides(
+    x: np.ndarray, top: int, bottom: int, left: int, right: int, mode: str = "constant"
+) -> np.ndarray:
+    return np.pad(x, [(0, 0)] * (x.ndim - 2) + [(top, bottom), (left, right)], mode=mode)
 
 
 def _sliding_mistakes(slide, x, w, stride, padding, out_shape, averaged=None):
@@ -149,6 +151,28 @@ def _sliding_mistakes(slide, x, w, stride, padding, out_shape, averaged=None):
         "window's top-left corner.",
         lambda: slide(x, np.swapaxes(w, -1, -2), stride, padding),
     )
+    for axis in (-1, -2):
+        yield Mistake(
+            "kernel flipped along one axis only (left to right, or upside down)",
+            "lay the kernel over each window as it is: kernel[i, j] multiplies the pixel i "
+            "rows below and j columns right of the window's top-left corner.",
+            lambda axis=axis: slide(x, np.flip(w, axis), stride, padding),
+        )
+    if sh != sw:
+        for one in (sh, sw):
+            yield Mistake(
+                "one stride used for both axes",
+                "a pair (sh, sw) gives each axis its own step: sh rows down, sw columns across.",
+                lambda one=one: slide(x, w, one, padding),
+            )
+    for steps in ((sh, 1), (1, sw)):
+        if steps != (1, 1) and steps != (sh, sw):
+            yield Mistake(
+                "stride applied along one axis only",
+                "the window steps sh rows down between rows of the output and sw columns "
+                "across between its columns: apply the stride to both axes.",
+                lambda steps=steps: slide(x, w, steps, padding),
+            )
     if (sh, sw) != (1, 1):
         yield Mistake(
             "stride ignored (the window moved one pixel at a time)",
@@ -170,7 +194,21 @@ def _sliding_mistakes(slide, x, w, stride, padding, out_shape, averaged=None):
             "sliding the window.",
             lambda: slide(x, w, stride, 0),
         )
+        for mode in ("edge", "reflect", "symmetric"):
+            yield Mistake(
+                "padded with copies of the border pixels instead of zeros",
+                "padding surrounds the input with rows and columns of zeros; copying its "
+                "edge pixels outwards is another kind of padding.",
+                lambda mode=mode: slide(_pad_sides(x, ph, ph, pw, pw, mode), w, stride, 0),
+            )
         if ph != pw:
+            for one in (ph, pw):
+                yield Mistake(
+                    "one padding used for both axes",
+                    "a pair (ph, pw) gives each axis its own padding: ph rows above and "
+                    "below, pw columns left and right.",
+                    lambda one=one: slide(x, w, stride, one),
+                )
             yield Mistake(
                 "vertical and horizontal padding swapped",
                 "a pair (ph, pw) is (vertical, horizontal): ph rows of zeros above and "
@@ -307,9 +345,11 @@ def _correlate2d_mistakes(case: Case):
 def check_correlate2d(fn, *, thorough=False) -> None:
     """Check ``correlate2d(image, kernel, stride=1, padding=0) -> (Ho, Wo)``.
 
-    Names: kernel flipped or transposed, stride ignored or swapped, padding
-    ignored, swapped or on one side only, windows averaged, output size rounded
-    up or off by one, output transposed. Thorough mode forbids cnnlab's
+    Names: kernel flipped, flipped along one axis or transposed, stride
+    ignored, swapped, applied along one axis or one stride for both axes,
+    padding ignored, swapped, on one side only, one padding for both axes or
+    copies of the border instead of zeros, windows averaged, output size
+    rounded up or off by one, output transposed. Refuses cnnlab's own
     ``correlate2d`` and ``conv2d``; ``output_size`` may be used.
     """
     run(
@@ -441,6 +481,23 @@ def _conv2d_mistakes(case: Case):
                 "bias[f] is added once to each output value, not once for every input channel.",
                 lambda: bare + c * per_filter,
             )
+    if c > 1:
+        for channel in (0, c - 1):
+            yield Mistake(
+                "one channel's kernel used for every channel",
+                "each input channel has its own kernel: weight[f, c] is laid over channel c.",
+                lambda channel=channel: conv(
+                    x, np.repeat(weight[:, channel : channel + 1], c, axis=1), stride, padding
+                ),
+            )
+    if bias is not None:
+        for wrong_axis in (bias[:, None], bias, bias[:, None, None, None]):
+            yield Mistake(
+                "bias added along the wrong axis",
+                "bias has one value per filter: bias[f] goes to every value of the map of "
+                "filter f, so it must line up with the F axis of (N, F, Ho, Wo).",
+                lambda wrong_axis=wrong_axis: bare + wrong_axis,
+            )
     if n > 1:
         yield Mistake(
             "every image gets the first image's result",
@@ -459,11 +516,13 @@ def _conv2d_mistakes(case: Case):
 def check_conv2d(fn, *, thorough=False) -> None:
     """Check ``conv2d(x, weight, bias=None, stride=1, padding=0) -> (N, F, Ho, Wo)``.
 
-    Names: bias forgotten or added once per channel, kernel flipped or
-    transposed, stride ignored or swapped, padding ignored, swapped or on one
-    side only, output size rounded up or off by one, only the first channel
-    used, channels not summed or averaged, every image given the first image's
-    result, weight axes F and C swapped. Thorough mode forbids cnnlab's
+    Names: bias forgotten, added once per channel or along the wrong axis,
+    the sliding mistakes of ``check_correlate2d`` (kernel flipped or
+    transposed, stride and padding ignored, swapped, one-sided, one for both
+    axes, border copies, output size rounded up or off by one), only the
+    first channel used, one channel's kernel for every channel, channels not
+    summed or averaged, every image given the first image's result, weight
+    axes F and C swapped. Refuses cnnlab's own
     ``conv2d``; ``correlate2d`` and ``output_size`` may be used.
     """
     run(

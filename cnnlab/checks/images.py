@@ -19,6 +19,8 @@ __all__ = [
 
 F32, F64, U8 = np.float32, np.float64, np.uint8
 _LUMA = np.array([0.299, 0.587, 0.114])
+#: The weights of the HDTV standard (Rec. 709), which other tutorials use.
+_HDTV = np.array([0.2126, 0.7152, 0.0722])
 
 
 # ---------------------------------------------------------------------- to_grayscale
@@ -64,6 +66,25 @@ def _grayscale_mistakes(case: Case):
             lambda: image.mean(axis=2),
         ),
         (
+            "the HDTV (Rec. 709) weights 0.2126, 0.7152, 0.0722",
+            "those are another standard's weights; this course, like most of computer "
+            "vision, uses the ones given in the lesson.",
+            lambda: image @ _HDTV,
+        ),
+        (
+            "weights rounded to two decimals",
+            "use the weights with all three of their decimals, as the lesson gives them.",
+            lambda: image @ np.round(_LUMA, 2),
+        ),
+        *(
+            (
+                "one channel taken instead of a weighted sum of all three",
+                "a grey value mixes red, green and blue, each with its own weight.",
+                lambda c=c: image[..., c],
+            )
+            for c in range(3)
+        ),
+        (
             "channels in the wrong order (BGR instead of RGB)",
             "the last axis is red, green, blue, in that order: 0.299 goes with red, image[..., 0].",
             lambda: image[..., ::-1] @ _LUMA,
@@ -107,8 +128,9 @@ def _grayscale_mistakes(case: Case):
 def check_to_grayscale(fn, *, thorough=False) -> None:
     """Check ``to_grayscale(image) -> (H, W)`` with weights 0.299, 0.587, 0.114.
 
-    Names: equal weights (mean), BGR order, rounded or truncated result,
-    divided by 255, channels not added up, plain sum, brightest channel. The
+    Names: equal weights (mean), the HDTV weights, weights rounded, one
+    channel only, BGR order, rounded or truncated result, divided by 255,
+    channels not added up, plain sum, brightest channel. The
     dtype rule: uint8 in gives float64, float keeps its dtype. Thorough mode
     forbids cnnlab's ``to_grayscale``.
     """
@@ -208,8 +230,8 @@ def check_normalize(fn, *, thorough=False) -> None:
 
     Names: divided by 256, by the image's maximum, min-max scaling, integer
     division, scaled to [-1, 1], multiplied by 255, unchanged. The dtype rule:
-    integer in gives float64, float keeps its dtype. Thorough mode forbids
-    cnnlab's ``normalize``.
+    integer in gives float64, float keeps its dtype. Refuses cnnlab's
+    own ``normalize``.
     """
     run(
         Check(

@@ -82,6 +82,14 @@ def _relu_mistakes(case: Case):
             lambda: x,
         ),
         ("sign flipped", "ReLU keeps the positive values as they are.", lambda: np.maximum(-x, 0)),
+        *(
+            (
+                "negative values scaled down instead of set to 0 (a leaky ReLU)",
+                "ReLU sets every negative value to exactly 0.",
+                lambda slope=slope: np.where(x > 0, x, slope * x),
+            )
+            for slope in (0.01, 0.1, 0.2, 0.05)
+        ),
         (
             "values also capped at 1",
             "ReLU has no upper limit: positive values pass through unchanged.",
@@ -96,8 +104,8 @@ def check_relu(fn, *, thorough=False) -> None:
     """Check ``relu(x)``: any shape, same shape out, a new array.
 
     Names: absolute value, negative part kept, mask returned, x unchanged,
-    sign flipped, capped at 1, input modified in place. Thorough mode forbids
-    cnnlab's ``relu``.
+    sign flipped, leaky, capped at 1, input modified in place. Refuses cnnlab's
+    own ``relu``.
     """
     run(
         Check(
@@ -203,12 +211,27 @@ def _pool_mistakes(case: Case, pool, other, other_name):
             "kernel_size=(kh, kw) is (height, width): kh rows, kw columns.",
             lambda: pool(x, (kw, kh), stride if given is not None else (kw, kh)),
         )
+    if kh != kw:
+        for side in (kh, kw):
+            for step in (stride, side):
+                yield Mistake(
+                    "one side of the window used for both",
+                    "kernel_size=(kh, kw) is a window of kh rows and kw columns; it need not "
+                    "be square.",
+                    lambda side=side, step=step: pool(x, side, step),
+                )
     if sh != sw and given is not None:
         yield Mistake(
             "vertical and horizontal stride swapped",
             "stride=(sh, sw) is (vertical, horizontal).",
             lambda: pool(x, kernel, (sw, sh)),
         )
+        for one in (sh, sw):
+            yield Mistake(
+                "one stride used for both axes",
+                "stride=(sh, sw) gives each axis its own step: sh rows down, sw columns across.",
+                lambda one=one: pool(x, kernel, one),
+            )
     is_max = pool is REF.max_pool2d
     ceil = _ceil_pool(pool, x, kernel, stride, -np.inf)
     yield Mistake(
@@ -277,9 +300,10 @@ def check_max_pool2d(fn, *, thorough=False) -> None:
     """Check ``max_pool2d(x, kernel_size=2, stride=None) -> (N, C, Ho, Wo)``.
 
     Names: average, minimum or sum instead of maximum, maximum started at 0,
-    stride defaulting to 1, stride ignored or swapped, window height and width
-    swapped, partial windows kept (rounded up), output size off by one, the
-    whole map pooled. Thorough mode forbids cnnlab's ``max_pool2d``.
+    stride defaulting to 1, stride ignored, swapped or one stride for both
+    axes, window height and width swapped or one side for both, partial
+    windows kept (rounded up), output size off by one, the whole map pooled.
+    Refuses cnnlab's own ``max_pool2d``.
     """
     run(
         Check(
@@ -299,9 +323,10 @@ def check_avg_pool2d(fn, *, thorough=False) -> None:
     """Check ``avg_pool2d(x, kernel_size=2, stride=None) -> (N, C, Ho, Wo)``.
 
     Names: maximum instead of average, sum instead of average, divided by one
-    side of the window only, stride defaulting to 1, stride ignored or swapped,
-    window height and width swapped, partial windows kept, output size off by
-    one, the whole map pooled. Thorough mode forbids cnnlab's ``avg_pool2d``.
+    side of the window only, stride defaulting to 1, stride ignored, swapped
+    or one stride for both axes, window height and width swapped or one side
+    for both, partial windows kept, output size off by one, the whole map
+    pooled. Refuses cnnlab's own ``avg_pool2d``.
     """
     run(
         Check(
@@ -339,6 +364,13 @@ def _flatten_cases(thorough: bool) -> list[Case]:
     return cases
 
 
+def _columns_first(x: np.ndarray) -> np.ndarray:
+    """Each (H, W) map read column by column; a batch of vectors has no maps to read so."""
+    if x.ndim < 3:
+        raise ValueError("no maps")
+    return np.swapaxes(x, -1, -2).reshape(len(x), -1)
+
+
 def _flatten_mistakes(case: Case):
     x = case.args["x"]
     n = x.shape[0]
@@ -348,6 +380,12 @@ def _flatten_mistakes(case: Case):
             "read each example in row-major (C) order: channel by channel, row by row, as numpy's "
             "reshape does by default.",
             lambda: np.stack([e.ravel(order="F") for e in x]),
+        ),
+        (
+            "each map read column by column (its rows and columns swapped)",
+            "read each map row by row: all of row 0, then row 1, ..., as numpy's reshape "
+            "does by default.",
+            lambda: _columns_first(x),
         ),
         (
             "channels-last order (channel values interleaved)",
@@ -387,9 +425,9 @@ def _flatten_mistakes(case: Case):
 def check_flatten(fn, *, thorough=False) -> None:
     """Check ``flatten(x) -> (N, C*H*W)`` (any number of axes after the batch axis).
 
-    Names: Fortran order per example or over the whole batch, channels-last
-    order, batch axis flattened too or moved last, result transposed, only the
-    first example. Thorough mode forbids cnnlab's ``flatten``.
+    Names: Fortran order per example or over the whole batch, each map read
+    column by column, channels-last order, batch axis flattened too or moved
+    last, result transposed, only the first example. Refuses cnnlab's own ``flatten``.
     """
     run(
         Check(
@@ -473,7 +511,7 @@ def check_dense(fn, *, thorough=False) -> None:
     """Check ``dense(x, weight, bias=None) -> (N, out_features)``.
 
     Names: bias forgotten or subtracted, weight transposed, result transposed,
-    element-wise product. Thorough mode forbids cnnlab's ``dense``.
+    element-wise product. Refuses cnnlab's own ``dense``.
     """
     run(
         Check(

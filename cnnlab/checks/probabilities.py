@@ -22,6 +22,15 @@ _OVERFLOW_HINT = (
 )
 
 
+#: How learners keep a probability away from 0 before taking its log: + eps, or a clip.
+_EPSILONS = (1e-7, 1e-8, 1e-9, 1e-10, 1e-12, 1e-15, 1e-16, float(np.finfo(np.float64).eps))
+_KEPT_AWAY_FROM_ZERO = tuple(
+    keep
+    for eps in _EPSILONS
+    for keep in (lambda p, eps=eps: p + eps, lambda p, eps=eps: np.clip(p, eps, None))
+)
+
+
 def _axis_cases(thorough: bool, seed: int) -> list[Case]:
     rng = np.random.default_rng(seed)
     cases = [
@@ -78,6 +87,28 @@ def _axis_mistakes(case: Case, log: bool):
         )
     overflow = "overflow on large logits: exp gives inf, and the result NaN or inf"
     yield Mistake(overflow, _OVERFLOW_HINT, lambda: finish(z))
+    once = "the maximum subtracted in one place only (in exp or in the sum, not both)"
+    once_hint = (
+        "subtract each row's largest logit once, before anything else, and use the shifted "
+        "logits everywhere: in exp and in the sum."
+    )
+    for top_in_exp, top_in_sum in ((top, 0), (0, top)):
+        if log:
+            yield Mistake(
+                once,
+                once_hint,
+                lambda a=top_in_exp, b=top_in_sum: (
+                    (z - a) - np.log(np.exp(z - b).sum(axis, keepdims=True))
+                ),
+            )
+        else:
+            yield Mistake(
+                once,
+                once_hint,
+                lambda a=top_in_exp, b=top_in_sum: (
+                    np.exp(z - a) / np.exp(z - b).sum(axis, keepdims=True)
+                ),
+            )
     yield Mistake(
         overflow, _OVERFLOW_HINT, lambda: logged(np.exp(z) / np.exp(z).sum(axis, keepdims=True))
     )
@@ -88,6 +119,13 @@ def _axis_mistakes(case: Case, log: bool):
             make,
         )
     if log:
+        for kept in _KEPT_AWAY_FROM_ZERO:
+            yield Mistake(
+                "log of a probability kept away from 0 (log(p + eps) or a clip)",
+                "a probability too small for a float is not 0 in log space: compute "
+                "log_softmax from the shifted logits themselves, with no softmax and no eps.",
+                lambda kept=kept: np.log(kept(REF.softmax(z, axis))),
+            )
         yield Mistake(
             "probabilities returned, not their logarithm",
             "log_softmax returns log(softmax(z)): values that are 0 or below.",
@@ -145,10 +183,11 @@ def _axis_mistakes(case: Case, log: bool):
 def check_softmax(fn, *, thorough=False) -> None:
     """Check ``softmax(logits, axis=-1)``: same shape, positive, sums to 1 along ``axis``.
 
-    Names: overflow on large logits (NaN/inf), global instead of per-row
-    maximum, not normalised, the axis argument ignored, wrong axis, normalised
-    over the whole array, sum or max without keepdims, sigmoid. Thorough mode
-    forbids cnnlab's ``softmax`` and ``log_softmax``.
+    Names: overflow on large logits (NaN/inf), the maximum subtracted in one
+    place only, global instead of per-row maximum, not normalised, the axis
+    argument ignored, wrong axis, normalised over the whole array, sum or max
+    without keepdims, sigmoid. Refuses cnnlab's own ``softmax`` and
+    ``log_softmax``.
     """
     run(
         Check(
@@ -167,10 +206,12 @@ def check_softmax(fn, *, thorough=False) -> None:
 def check_log_softmax(fn, *, thorough=False) -> None:
     """Check ``log_softmax(logits, axis=-1)``: the log of softmax, finite for ±1000 logits.
 
-    Names: log of an underflowed softmax (-inf), overflow, global maximum,
-    probabilities instead of logs, log-sum missing, the axis argument ignored,
-    wrong axis, whole array, sum or max without keepdims. Thorough mode forbids
-    cnnlab's ``log_softmax`` and ``softmax``.
+    Names: log of an underflowed softmax (-inf), overflow, the maximum
+    subtracted in one place only, global maximum, log of a probability kept
+    away from 0 (eps or clip), probabilities instead of logs, log-sum
+    missing, the axis argument ignored, wrong axis, whole array, sum or max
+    without keepdims. Refuses cnnlab's own ``log_softmax`` and
+    ``softmax``.
     """
     run(
         Check(
@@ -257,6 +298,19 @@ def _cross_entropy_mistakes(case: Case):
             -np.mean(np.log((np.exp(z) / np.exp(z).sum(1, keepdims=True))[rows, labels]))
         ),
     )
+    p = REF.softmax(z.astype(F64), axis=1)
+    for kept in _KEPT_AWAY_FROM_ZERO:
+        yield Mistake(
+            "log of a probability kept away from 0 (log(p + eps) or a clip): the loss is capped",
+            "a probability too small for a float is not 0 in log space: take the "
+            "log-probabilities from log_softmax of the logits, not the log of a softmax.",
+            lambda kept=kept: float(-np.mean(np.log(kept(p[rows, labels])))),
+        )
+    yield Mistake(
+        "indexed with [labels], which picks whole rows, not one entry per row",
+        "each example contributes one number: the row index and that row's label go together.",
+        lambda: float(-np.mean(np.log(p[labels]))),
+    )
     if n > 1:
         yield Mistake(
             "indexed with [:, labels], which pairs every row with every label",
@@ -306,9 +360,10 @@ def check_cross_entropy(fn, *, thorough=False) -> None:
     """Check ``cross_entropy(logits, labels) -> float`` (mean over the batch).
 
     Names: sum instead of mean, one loss per example, wrong sign, overflow on
-    large logits, ``[:, labels]`` indexing, divided by the number of classes,
+    large logits, log of a probability kept away from 0 (eps or clip),
+    ``[labels]`` or ``[:, labels]`` indexing, divided by the number of classes,
     labels ignored (all classes or class 0), log missing, log2/log10, softmax
-    over the wrong axis, softmax skipped. Thorough mode forbids cnnlab's
+    over the wrong axis, softmax skipped. Refuses cnnlab's own
     ``cross_entropy``; ``softmax`` and ``log_softmax`` may be used.
     """
     run(

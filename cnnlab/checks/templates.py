@@ -80,6 +80,11 @@ def _match_score_mistakes(case: Case):
             lambda: image * template,
         ),
         (
+            "template transposed (its rows and columns swapped)",
+            "lay the template on the image as it is: template[i, j] multiplies image[i, j].",
+            lambda: float(np.sum(image * template.T)),
+        ),
+        (
             "added instead of multiplied",
             "multiply the two element by element, then add up the products.",
             lambda: float(np.sum(image + template)),
@@ -103,8 +108,8 @@ def check_match_score(fn, *, thorough=False) -> None:
     """Check ``match_score(image, template) -> float``, the sum of the element-wise product.
 
     Names: matrix product, equal pixels counted, mean instead of sum,
-    products not added up, added instead of multiplied, summed along one axis
-    only. Thorough mode forbids cnnlab's ``match_score``.
+    products not added up, template transposed, added instead of multiplied,
+    summed along one axis only. Refuses cnnlab's own ``match_score``.
     """
     run(
         Check(
@@ -176,6 +181,28 @@ def _count_placements_mistakes(case: Case):
             (height // h) * (width // w),
         ),
         (
+            "one axis's count used for both axes (squared)",
+            "neither the image nor the template need be square: count the positions down "
+            "the rows and along the columns separately.",
+            (height - h + 1) ** 2,
+        ),
+        (
+            "one axis's count used for both axes (squared)",
+            "neither the image nor the template need be square: count the positions down "
+            "the rows and along the columns separately.",
+            (width - w + 1) ** 2,
+        ),
+        (
+            "one side of the template used for both axes",
+            "along the rows the template takes up its height, along the columns its width.",
+            (height - h + 1) * (width - h + 1),
+        ),
+        (
+            "one side of the template used for both axes",
+            "along the rows the template takes up its height, along the columns its width.",
+            (height - w + 1) * (width - w + 1),
+        ),
+        (
             "template pixels subtracted from image pixels",
             "count positions along each axis, then multiply the two counts.",
             height * width - h * w,
@@ -188,9 +215,10 @@ def _count_placements_mistakes(case: Case):
 def check_count_placements(fn, *, thorough=False) -> None:
     """Check ``count_placements(image_shape, template_shape) -> int``.
 
-    Names: + 1 missing, height and width mixed up, counts added, template size
-    ignored, non-overlapping tiles, pixels subtracted. Thorough mode forbids
-    cnnlab's ``count_placements``.
+    Names: + 1 missing, height and width mixed up, counts added, one axis's
+    count squared, one side of the template for both axes, template size
+    ignored, non-overlapping tiles, pixels subtracted. Refuses cnnlab's
+    own ``count_placements``.
     """
     run(
         Check(
@@ -325,6 +353,13 @@ def _gradient_mistakes(case: Case):
         "each weight's gradient is the error times the pixel under that weight.",
         lambda: np.full(template.shape, 2.0 / n * error.sum() / scale),
     )
+    if n > 1:
+        yield Mistake(
+            "the error and the images averaged separately, then multiplied",
+            "each image's pixels are multiplied by that image's own error; average those "
+            "products over the images.",
+            lambda: 2.0 * error.mean() * images.mean(axis=0) / scale,
+        )
     yield Mistake(
         "the loss returned instead of its gradient",
         "return the gradient: an array shaped like the template.",
@@ -338,7 +373,8 @@ def check_template_loss_gradient(fn, *, thorough=False) -> None:
     The gradient of ``mean_n (sum(template * images[n]) / scale - labels[n]) ** 2``.
     Names: sum instead of mean, factor 2 missing, wrong sign, labels ignored,
     scale missing in the prediction, in the chain rule or both, only the first
-    image, error not multiplied by the image, the loss returned. Thorough mode
+    image, error not multiplied by the image, error and images averaged
+    separately, the loss returned. Thorough mode
     forbids cnnlab's ``template_loss_gradient``; ``match_score`` may be used.
     """
     run(
@@ -444,8 +480,8 @@ def check_sgd_step(fn, *, thorough=False) -> None:
 
     Names: gradient added (uphill), learning rate ignored or divided by, only
     the step returned, the gradient returned, learning rate on the parameters,
-    parameters unchanged, input modified in place. Thorough mode forbids
-    cnnlab's ``sgd_step``.
+    parameters unchanged, input modified in place. Refuses cnnlab's
+    own ``sgd_step``.
     """
     run(
         Check(

@@ -593,9 +593,9 @@ def _shift_mistakes(case: Case):
     )
     yield Mistake(
         "only zeros returned: nothing of the image was copied",
-        "images are (N, C, H, W), so the rows are axis 2 and the columns axis 3: copy the "
-        "part that stays in the frame with out[..., rows, cols] = images[..., rows, cols]. "
-        "Without the ..., images[rows, cols] slices the batch and channel axes instead.",
+        "images are (N, C, H, W), so the rows are axis 2 and the columns axis 3: slices "
+        "written first in the brackets land on the batch and channel axes, unless ... (or "
+        ":, :) comes before them.",
         lambda: np.zeros_like(x),
     )
     yield Mistake(
@@ -768,14 +768,21 @@ def _confident_mistakes_mistakes(case: Case):
     )
     yield Mistake(
         "a boolean mask returned instead of indices",
-        "return the positions of the True values: np.flatnonzero(mask) (or np.nonzero(mask)[0]).",
+        "the mask says True or False for every example; the result lists only the positions "
+        "n where it is True, as ints (the lesson's hint names a numpy function for that).",
         lambda: wrong & (confidence >= threshold),
     )
     yield Mistake(
         "np.nonzero's tuple returned instead of its array",
-        "np.nonzero returns a tuple with one array per axis: take its first item, "
-        "np.nonzero(mask)[0].",
+        "np.nonzero gives one array of positions per axis of the mask, in a tuple; a 1-D "
+        "mask has one axis, so the result is the tuple's only item.",
         lambda: (expected,),
+    )
+    yield Mistake(
+        "np.argwhere's column of shape (M, 1) returned instead of a flat array",
+        "np.argwhere gives one row per True value, holding its position on each axis; the "
+        "result is a flat array of shape (M,).",
+        lambda: expected[:, None],
     )
     yield Mistake(
         "the predicted classes returned instead of the example indices",
@@ -784,7 +791,7 @@ def _confident_mistakes_mistakes(case: Case):
     )
     yield Mistake(
         "sorted by confidence instead of by index",
-        "return the indices in increasing order, as np.flatnonzero gives them.",
+        "return the indices in increasing order, not in order of confidence.",
         lambda: expected[np.argsort(-confidence[expected], kind="stable")],
     )
 
@@ -804,10 +811,10 @@ def check_confident_mistakes(fn, *, thorough=False) -> None:
     The indices, in increasing order, of the examples predicted wrongly with a
     largest probability of at least ``threshold``. Any integer dtype is
     accepted for the indices. Names: correct predictions included, threshold
-    ignored, > instead of >=, the unsure mistakes returned, a boolean mask or
-    np.nonzero's tuple returned, the predicted classes returned, sorted by
-    confidence, input modified in place, cnnlab's own ``confident_mistakes``
-    used.
+    ignored, > instead of >=, the unsure mistakes returned, a boolean mask,
+    np.nonzero's tuple or np.argwhere's column returned, the predicted classes
+    returned, sorted by confidence, input modified in place, cnnlab's own
+    ``confident_mistakes`` used.
     """
     run(
         Check(
