@@ -34,8 +34,11 @@ The checks are grouped as the lessons are: :mod:`~cnnlab.checks.images`
 :mod:`~cnnlab.checks.backward` and :mod:`~cnnlab.checks.conv_backward`
 (lesson 8), :mod:`~cnnlab.checks.training` (lessons 9 and 10). They share
 the runner in :mod:`~cnnlab.checks._core`, the messages of
-:mod:`~cnnlab.checks._compare`, the clues of :mod:`~cnnlab.checks._clues`
-and the references and tripwire of :mod:`~cnnlab.checks._reference`.
+:mod:`~cnnlab.checks._compare`, the clues of :mod:`~cnnlab.checks._clues`,
+the references and the watch of :mod:`~cnnlab.checks._reference` and the
+reading of the learner's source in :mod:`~cnnlab.checks._source`;
+:mod:`~cnnlab.checks._wire` and :mod:`~cnnlab.checks._kernel` let the grader
+run a check outside the learner's kernel.
 """
 
 from cnnlab.checks.backward import (
