@@ -45,7 +45,6 @@ from pathlib import Path
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-import cnnlab.perturb
 from cnnlab import checks
 
 
@@ -655,9 +654,21 @@ def _held_out() -> list[Wrong]:
             10,
             "shift: moved one row too few (dy - 1)",
             checks.check_shift,
-            lambda images, dy, dx: cnnlab.perturb.shift(images, dy - 1, dx),
+            lambda images, dy, dx: _shift(images, dy - 1, dx),
         ),
     ]
+
+
+def _shift(images, dy, dx):
+    """shift written out in numpy (so that the check does not refuse it as cnnlab's)."""
+    out = np.zeros_like(images)
+    height, width = images.shape[-2:]
+    rows = slice(max(dy, 0), height + min(dy, 0))
+    cols = slice(max(dx, 0), width + min(dx, 0))
+    source_rows = slice(max(-dy, 0), height + min(-dy, 0))
+    source_cols = slice(max(-dx, 0), width + min(-dx, 0))
+    out[..., rows, cols] = images[..., source_rows, source_cols]
+    return out
 
 
 # ---------------------------------------------------------------------------- verdicts
