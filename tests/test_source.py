@@ -4,6 +4,8 @@ The grader decides delegation from the submitted source alone: these notebooks
 are lists of (cell source, written by the learner) as the grader builds them.
 """
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -173,3 +175,34 @@ def test_a_failing_check_shows_the_calling_line_and_the_message_only():
     assert shown[-1].startswith("CheckFailure: relu: 0/1 checks passed.")
     assert not any("cnnlab/checks" in line for line in shown)
     assert "(line" in shown[0] and "_core.run(" in shown[0]
+
+
+def test_timing_a_function_is_fine_and_its_code_is_read():
+    cells = [learner("def relu(x):\n    return np.maximum(x, 0)\n"), learner("%timeit relu(x)")]
+    assert findings(*cells) == []
+    cells[1] = learner("%timeit -n 1 exec('relu = cnnlab.relu')")
+    assert ("dynamic", "exec()") in findings(*cells)
+    cells[1] = learner("%%time\nimport importlib\n")
+    assert ("dynamic", "the module importlib") in findings(*cells)
+
+
+@pytest.fixture
+def shell():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    yield InteractiveShell.instance()
+    InteractiveShell.clear_instance()
+
+
+def test_the_visible_check_reads_the_kernels_history_as_the_grader_reads_cells(shell):
+    """A hook registered in any cell run so far fails the visible check, as it fails grading."""
+    from cnnlab import checks
+
+    run = functools.partial(shell.run_cell, store_history=True)
+    run("import numpy as np\ndef relu(x):\n    return np.maximum(x, 0)\n")
+    run("from cnnlab.checks import check_relu\ncheck_relu(relu)")  # a test cell: fine
+    relu = shell.user_ns["relu"]
+    checks.check_relu(relu)
+    run("get_ipython().events.register('post_run_cell', lambda result: None)")
+    with pytest.raises(AssertionError, match=r"get_ipython\(\) \(In \[3\], line 1\)"):
+        checks.check_relu(relu)

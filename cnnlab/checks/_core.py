@@ -56,7 +56,7 @@ from cnnlab.checks._compare import (
     what,
 )
 from cnnlab.checks._reference import REF, Watch
-from cnnlab.checks._source import Finding, Rules, function_findings
+from cnnlab.checks._source import Finding, Rules, function_findings, history_findings
 
 __all__ = [
     "REF",
@@ -370,7 +370,8 @@ def source_findings(check: Check, fn) -> list:
     """What reading the learner's code finds that the exercise does not allow."""
     if isinstance(fn, Remote):
         return fn.findings_for(tuple(check.uses))
-    return function_findings(fn, Rules(cnnlab=tuple(check.uses)))
+    rules = Rules(cnnlab=tuple(check.uses))
+    return function_findings(fn, rules) + history_findings(rules)
 
 
 def run(check: Check, fn, thorough: bool = False) -> None:

@@ -33,6 +33,7 @@ import functools
 import importlib.util
 import inspect
 import os
+import re
 import sys
 import sysconfig
 import types
@@ -44,6 +45,7 @@ __all__ = [
     "Finding",
     "Rules",
     "function_findings",
+    "history_findings",
     "notebook_findings",
     "python_source",
 ]
@@ -128,8 +130,16 @@ DYNAMIC_ATTRIBUTES = {
     "fork",
     "forkpty",
 }
-#: The only IPython magic a graded notebook may use: the lessons' own set-up line.
-ALLOWED_MAGICS = {("run_line_magic", "matplotlib")}
+#: The IPython magics a graded notebook may use: the lessons' set-up line, and timing
+#: (whose code is read like any other).
+ALLOWED_MAGICS = {
+    ("run_line_magic", "matplotlib"),
+    ("run_line_magic", "time"),
+    ("run_line_magic", "timeit"),
+    ("run_cell_magic", "time"),
+    ("run_cell_magic", "timeit"),
+}
+_TIMING_OPTIONS = re.compile(r"^(\s*-[a-z]+(\s*[0-9]+)?)*\s*")
 
 
 @dataclass(frozen=True)
@@ -232,7 +242,9 @@ def _dynamic(tree: ast.AST, module_level: bool) -> Iterator[tuple[str, int]]:
                     yield f"{func.id}()", _line(node)
             elif isinstance(func, ast.Attribute) and _is_ipython_call(func):
                 magic = _magic(node)
-                if (func.attr, magic) not in ALLOWED_MAGICS:
+                if (func.attr, magic) in ALLOWED_MAGICS and magic in ("time", "timeit"):
+                    yield from _timed_code(node, module_level)
+                elif (func.attr, magic) not in ALLOWED_MAGICS:
                     prefix = {"run_line_magic": "%", "run_cell_magic": "%%"}.get(func.attr, "!")
                     yield (
                         (f"{prefix}{magic}" if magic else f"get_ipython().{func.attr}"),
@@ -257,6 +269,21 @@ def _dynamic(tree: ast.AST, module_level: bool) -> Iterator[tuple[str, int]]:
             yield "get_ipython()", _line(node)
         elif isinstance(node, ast.Global) and not module_level:
             yield "global " + ", ".join(node.names), _line(node)
+
+
+def _timed_code(node: ast.Call, module_level: bool) -> Iterator[tuple[str, int]]:
+    """The code a %time or %timeit runs, read like a cell's (or reported if unreadable)."""
+    texts = [a.value for a in node.args[1:] if isinstance(a, ast.Constant)]
+    for text in texts:
+        if not isinstance(text, str):
+            continue
+        try:
+            tree = ast.parse(_TIMING_OPTIONS.sub("", text, count=1))
+        except SyntaxError:
+            yield "a %time or %timeit whose code cannot be read", _line(node)
+            continue
+        for what, _ in _dynamic(tree, module_level):
+            yield what, _line(node)
 
 
 def _calls_magic(tree: ast.AST, name: ast.Name) -> bool:
@@ -707,30 +734,6 @@ def _all_chains(tree: ast.AST) -> Iterator[tuple[list[str], int]]:
                 yield [*chain, node.args[1].value], _line(node)
 
 
-#: The cnnlab.nn layers that compute an exercise's function (or its gradient).
-EXERCISE_LAYERS = {
-    "relu": "ReLU",
-    "relu_backward": "ReLU",
-    "max_pool2d": "MaxPool2d",
-    "max_pool2d_backward": "MaxPool2d",
-    "avg_pool2d": "AvgPool2d",
-    "avg_pool2d_backward": "AvgPool2d",
-    "flatten": "Flatten",
-    "dense": "Dense",
-    "dense_backward": "Dense",
-    "correlate2d": "Conv2d",
-    "conv2d": "Conv2d",
-    "conv2d_backward": "Conv2d",
-}
-
-
-def _exercise_name(qualname: str, exercises: Iterable[str]) -> bool:
-    """Whether a cnnlab name computes one of the notebook's exercises."""
-    last = qualname.rsplit(".", 1)[-1]
-    names = set(exercises) | {EXERCISE_LAYERS[e] for e in exercises if e in EXERCISE_LAYERS}
-    return last in names
-
-
 @functools.cache
 def _installed(module: str) -> bool:
     """Whether ``module`` is a module of the standard library or an installed package."""
@@ -746,68 +749,123 @@ def _installed(module: str) -> bool:
     return os.path.abspath(str(origin)).startswith(_LIBRARY_FOLDERS)
 
 
-def notebook_findings(
-    cells: list[tuple[str, bool]], function: str, rules: Rules, exercises: Iterable[str] = ()
-) -> list[Finding]:
-    """What the notebook's ``function`` (and all it reaches) uses that ``rules`` rule out.
+class _Findings(list):
+    """Findings in the order found, each once."""
 
-    ``cells`` are the notebook's code cells in order, each with whether the
-    learner wrote it (a solution cell, or a cell that is not in the student
-    version as given). Reported too, from anywhere in a learner's cell (not
-    only what ``function`` reaches): code that changes or hides what runs,
-    an assignment to a module's attribute, the checks or the grader named,
-    a module that is not installed (a file the notebook wrote), and cnnlab's
-    own implementation of any of the notebook's ``exercises``; and a
-    ``function`` that is missing or rebound after its ``def``.
-    """
-    trees = _cell_trees(cells)
-    table = _bindings(trees)
-    findings: list[Finding] = []
-
-    def add(kind: str, what: str, where: str) -> None:
+    def add(self, kind: str, what: str, where: str) -> None:
         finding = Finding(kind, what, where)
-        if finding not in findings:
-            findings.append(finding)
+        if finding not in self:
+            self.append(finding)
 
-    def is_module(name: str, depth: int = 0) -> bool:
-        """Whether a name is bound to a module (imported, or assigned from one)."""
-        for binding in table.get(name, []):
-            if binding.qualname is not None:
-                return True
-            node = binding.node
-            chain = _chain(node) if isinstance(node, ast.Name | ast.Attribute) else None
-            if chain is not None and depth < 10 and is_module(chain[0], depth + 1):
-                return True
-        return False
 
+def _is_module(table: dict, name: str, depth: int = 0) -> bool:
+    """Whether a name is bound to a module (imported, or assigned from one)."""
+    for binding in table.get(name, []):
+        if binding.qualname is not None:
+            return True
+        node = binding.node
+        chain = _chain(node) if isinstance(node, ast.Name | ast.Attribute) else None
+        if chain is not None and depth < 10 and _is_module(table, chain[0], depth + 1):
+            return True
+    return False
+
+
+def _whole_cell(trees, table: dict, rules: Rules, findings: _Findings) -> None:
+    """What a learner's cells do, anywhere in them, that no graded notebook may do.
+
+    Code that changes or hides what runs; an assignment to a module's
+    attribute (or to anything reached through an index or a call, outside a
+    function); the checks or the grader named; a module that is not installed
+    (a file the notebook wrote and imports).
+    """
     for index, (tree, learner) in enumerate(trees):
         if not learner or tree is None:
             continue
         where = f"cell {index + 1}"
         for what, line in _dynamic(tree, module_level=True):
-            add("dynamic", what, f"{where}, line {line}")
+            findings.add("dynamic", what, f"{where}, line {line}")
         for target, line, in_function in _attribute_targets(tree):
             chain = _chain(target)
-            if chain is not None and (chain[0] in ("self", "cls") or not is_module(chain[0])):
+            if chain is not None and (
+                chain[0] in ("self", "cls") or not _is_module(table, chain[0])
+            ):
                 continue
             if chain is None and in_function:
                 continue  # self.layers[0].weight = ... in a method
             shown = ".".join(chain) if chain else ast.unparse(target)
-            add("dynamic", f"an assignment to {shown}", f"{where}, line {line}")
+            findings.add("dynamic", f"an assignment to {shown}", f"{where}, line {line}")
         for qualname, line in _imports(tree):
-            kind = _classify(qualname, rules)
-            if kind == "dynamic" or (kind is not None and _exercise_name(qualname, exercises)):
-                add(kind, _short(qualname), f"{where}, line {line}")
+            if _classify(qualname, rules) == "dynamic":
+                findings.add("dynamic", _short(qualname), f"{where}, line {line}")
             elif not _installed(qualname.split(".")[0]):
-                add("dynamic", f"import {qualname.split('.')[0]}, not an installed module", where)
+                root = qualname.split(".")[0]
+                findings.add("dynamic", f"import {root}, not an installed module", where)
         for chain, line in _all_chains(tree):
             for binding in table.get(chain[0], []):
-                if binding.qualname is None:
-                    continue
-                qualname = ".".join([binding.qualname, *chain[1:]])
-                kind = _classify(qualname, rules)
-                if kind == "dynamic" or (kind is not None and _exercise_name(qualname, exercises)):
-                    add(kind, _short(qualname), f"{where}, line {line}")
+                if binding.qualname is not None:
+                    qualname = ".".join([binding.qualname, *chain[1:]])
+                    if _classify(qualname, rules) == "dynamic":
+                        findings.add("dynamic", _short(qualname), f"{where}, line {line}")
+
+
+def _only_checks(tree: ast.Module) -> bool:
+    """Whether a cell only imports checks and calls them: a lesson's test cell."""
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module == "cnnlab.checks":
+            continue
+        call = node.value if isinstance(node, ast.Expr) else None
+        if not (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Name)
+            and call.func.id.startswith("check_")
+        ):
+            return False
+    return True
+
+
+def history_findings(rules: Rules) -> list[Finding]:
+    """The whole-cell findings of every cell run so far in this IPython kernel.
+
+    What the grader reads in the learner's cells (see :func:`notebook_findings`)
+    the visible check reads in the kernel's history, so that both agree. The
+    history keeps cells since deleted: restarting the kernel forgets them.
+    Outside IPython there is no history: nothing is found.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with the kernel
+        return []
+    shell = get_ipython()
+    if shell is None:
+        return []
+    sources = [s for s in shell.user_ns.get("In", [])[1:] if isinstance(s, str)]
+    trees = []
+    for tree, learner in _cell_trees([(source, True) for source in sources]):
+        trees.append((tree, learner and tree is not None and not _only_checks(tree)))
+    findings = _Findings()
+    _whole_cell(trees, _bindings(trees), rules, findings)
+    return [
+        Finding(f.kind, f.what, f.where.replace("cell ", "In [", 1).replace(",", "],", 1))
+        if f.where.startswith("cell ") and "," in f.where
+        else f
+        for f in findings
+    ]
+
+
+def notebook_findings(cells: list[tuple[str, bool]], function: str, rules: Rules) -> list[Finding]:
+    """What the notebook's ``function`` (and all it reaches) uses that ``rules`` rule out.
+
+    ``cells`` are the notebook's code cells in order, each with whether the
+    learner wrote it (a solution cell, or a cell that is not in the student
+    version as given). Reported too: what :func:`_whole_cell` finds in the
+    learner's cells, and a ``function`` that is missing or rebound after its
+    ``def``.
+    """
+    trees = _cell_trees(cells)
+    table = _bindings(trees)
+    findings = _Findings()
+    add = findings.add
+    _whole_cell(trees, table, rules, findings)
 
     definitions = [
         b for b in table.get(function, []) if isinstance(b.node, ast.FunctionDef | ast.ClassDef)
@@ -860,4 +918,4 @@ def notebook_findings(
                 resolve(chain, where, depth)
 
     visit(last.node, function)
-    return findings
+    return list(findings)

@@ -31,7 +31,7 @@ from cnnlab.checks._core import (
     normal,
     run,
 )
-from cnnlab.checks._source import Rules, function_findings
+from cnnlab.checks._source import Rules, function_findings, history_findings
 from cnnlab.data import load_digits
 
 __all__ = [
@@ -391,7 +391,7 @@ def check_digits_model(fn, *, thorough=False) -> None:
     elif given:
         findings = []
     else:
-        findings = function_findings(fn, Rules(cnnlab=None))
+        findings = function_findings(fn, Rules(cnnlab=None)) + history_findings(Rules(cnnlab=None))
     total = (3 if given else 5) + (2 if thorough else 0)
     if findings:
         lines = [finding.sentence("digits_model") for finding in findings[:3]]

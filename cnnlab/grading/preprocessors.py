@@ -41,7 +41,7 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Integer, Unicode
 
-from cnnlab.grading.remote import KernelLost, exercises_of, judge
+from cnnlab.grading.remote import KernelLost, judge
 from cnnlab.grading.sandbox import Sandbox
 
 __all__ = [
@@ -145,7 +145,6 @@ class SandboxedExecute(Execute):
     def preprocess(self, nb, resources=None, km=None):
         self._stopped_at = None  # why the kernel can no longer run cells
         self._cells = learner_cells(nb, self._release(resources))
-        self._exercises = exercises_of(cell.source for cell in nb.cells if _is_test(cell))
         return super().preprocess(nb, resources, km)
 
     def _release(self, resources):
@@ -264,7 +263,7 @@ class SandboxedExecute(Execute):
     def _judge(self, cell) -> list:
         """The outputs of a test cell, from the checks run here."""
         try:
-            verdict = judge(cell.source, self._channel, self._cells, self.seed, self._exercises)
+            verdict = judge(cell.source, self._channel, self._cells, self.seed)
         except KernelLost as lost:
             return [_error("CheckInterrupted", f"The check could not finish: {lost}.")]
         except ValueError as error:  # the course's own test cell is not one the grader runs

@@ -43,7 +43,6 @@ __all__ = [
     "KernelLost",
     "RemoteDigits",
     "Verdict",
-    "exercises_of",
     "graded_calls",
     "judge",
 ]
@@ -112,8 +111,7 @@ class KernelFunction(Remote):
 
     ``channel`` runs code in the kernel and returns the repr of a variable;
     ``cells`` are the notebook's cells as (source, written by the learner),
-    read for what the exercise rules out; ``exercises`` are the functions all
-    the notebook's tests check (cnnlab's own versions are ruled out anywhere).
+    read for what the exercise rules out.
     """
 
     def __init__(self, name: str, channel: Channel, cells: list[tuple[str, bool]], exercises=()):
@@ -129,9 +127,7 @@ class KernelFunction(Remote):
 
     def findings_for(self, uses: tuple | None) -> list:
         if uses not in self._findings:
-            self._findings[uses] = notebook_findings(
-                self._cells, self.name, Rules(cnnlab=uses), self._exercises
-            )
+            self._findings[uses] = notebook_findings(self._cells, self.name, Rules(cnnlab=uses))
         return self._findings[uses]
 
     def _ask(self, function: str, *args) -> dict | None:
@@ -216,16 +212,7 @@ class Verdict:
         return self.failure is None
 
 
-def exercises_of(sources) -> set[str]:
-    """The learner's functions that the test cells (their sources) check."""
-    names = set()
-    for source in sources:
-        with contextlib.suppress(ValueError, SyntaxError):
-            names |= {call.function for call in graded_calls(source)}
-    return names
-
-
-def judge(source: str, channel: Channel, cells: list, seed: int, exercises=()) -> Verdict:
+def judge(source: str, channel: Channel, cells: list, seed: int) -> Verdict:
     """Run the checks of a test cell on the learner's functions in the kernel.
 
     The checks run in order and stop at the first that fails, as in the
@@ -234,7 +221,7 @@ def judge(source: str, channel: Channel, cells: list, seed: int, exercises=()) -
     """
     printed = []
     for call in graded_calls(source):
-        fn = KernelFunction(call.function, channel, cells, exercises)
+        fn = KernelFunction(call.function, channel, cells)
         out = io.StringIO()
         try:
             with contextlib.redirect_stdout(out), hidden_seed(seed if call.thorough else None):
