@@ -35,7 +35,8 @@ c.Execute.shutdown_kernel = "immediate"
 c.LimitOutput.max_lines = 500
 c.LimitOutput.max_traceback = 100
 
-# Release: nbgrader's student version, minus saved widget state.
+# Release: nbgrader's student version, minus saved widget state, and with the cells that
+# raise while an exercise is unfinished tagged raises-exception (Run All goes on past them).
 c.GenerateAssignment.preprocessors = [
     "nbgrader.preprocessors.IncludeHeaderFooter",
     "nbgrader.preprocessors.InstantiateTests",
@@ -43,6 +44,7 @@ c.GenerateAssignment.preprocessors = [
     "nbgrader.preprocessors.ClearSolutions",
     "nbgrader.preprocessors.ClearOutput",
     "cnnlab.grading.preprocessors.ClearWidgetState",
+    "cnnlab.grading.preprocessors.TagUnfinishedCells",
     "nbgrader.preprocessors.CheckCellMetadata",
     "nbgrader.preprocessors.ComputeChecksums",
     "nbgrader.preprocessors.SaveCells",

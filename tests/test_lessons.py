@@ -56,17 +56,12 @@ def graded_code_cells(nb):
 
 
 def generate_student_version(lesson: Path, course: Path) -> Path:
-    """Run nbgrader generate_assignment on one lesson in a scratch course folder."""
-    from nbgrader.apps import NbGraderAPI
-    from traitlets.config import Config
+    """Release one lesson as the course does (its nbgrader_config.py), in a scratch folder."""
+    from cnnlab.grading.course import Course, release
 
     shutil.copytree(lesson.parent, course / "notebooks" / lesson.parent.name)
-    config = Config()
-    config.CourseDirectory.root = str(course)
-    config.CourseDirectory.source_directory = "notebooks"
-    config.CourseDirectory.db_url = f"sqlite:///{course / 'gradebook.db'}"
-    result = NbGraderAPI(config=config).generate_assignment(lesson.parent.name, force=True)
-    assert result["success"], result.get("log", "")[-3000:]
+    shutil.copy(ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
+    release(Course.find(course), [lesson.parent.name], log=lambda *_: None)
     return course / "release" / lesson.parent.name / lesson.name
 
 
@@ -101,6 +96,23 @@ def test_every_graded_cell_fails_in_the_student_version(lesson, student_versions
     passed = [r["source"] for r in results.get("passed", [])]
     assert not passed, f"graded cells that pass without any work in {lesson.name}: {passed}"
     assert "changed" not in results and "type_changed" not in results, results
+
+
+@lesson_params
+def test_run_all_reaches_the_last_cell_of_the_student_version(
+    lesson, student_versions, verdict_kernels
+):
+    """With every exercise unfinished, Run All still runs every cell (raises-exception tags)."""
+    from nbclient import NotebookClient
+
+    student = student_versions(lesson)
+    nb = nbformat.read(student, as_version=4)
+    NotebookClient(nb, timeout=300, resources={"metadata": {"path": str(student.parent)}}).execute()
+    code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+    not_run = [c.source.split("\n")[0] for c in code if not c.get("execution_count")]
+    assert not_run == [], f"Run All stopped in {lesson.name}"
+    stubs = [c for c in code if any(o.get("ename") == "NotImplementedError" for o in c.outputs)]
+    assert stubs, "the unfinished exercises should show their message in place"
 
 
 @lesson_params

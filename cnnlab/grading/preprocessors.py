@@ -13,6 +13,8 @@
   that show the test cell's code.
 * :class:`ClearWidgetState` drops saved ipywidgets state from the student
   version: it is large, stale, and can carry the source notebook's values.
+* :class:`TagUnfinishedCells` tags the cells of the student version that
+  raise while an exercise is unfinished, so that Run All reaches the end.
 * :class:`FeedbackHTMLExporter` is nbconvert's HTML exporter, made for one
   page per submission: templates compiled and shared cells highlighted once
   per process, and no second pass over the page with BeautifulSoup (together,
@@ -21,6 +23,7 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import os
 import re
@@ -49,6 +52,7 @@ __all__ = [
     "FeedbackHTMLExporter",
     "HideHiddenTests",
     "SandboxedExecute",
+    "TagUnfinishedCells",
     "hidden_lines",
     "learner_cells",
     "scrub_outputs",
@@ -390,6 +394,61 @@ class ClearWidgetState(NbGraderPreprocessor):
             if cell.cell_type == "code":
                 cell.outputs = [o for o in cell.outputs if WIDGET_VIEW not in o.get("data", {})]
         return nb, resources
+
+
+#: The cell tag with which JupyterLab's Run All and nbclient go on past an error.
+RAISES = "raises-exception"
+
+
+class TagUnfinishedCells(NbGraderPreprocessor):
+    """Let Run All reach the end of a student version whose exercises are unfinished.
+
+    A stub raises ``NotImplementedError``; so does every cell that calls it
+    (the "try it" cells, the lesson's own cells that use the learner's
+    function) and every test cell. Each of those gets the ``raises-exception``
+    tag, which JupyterLab and nbclient honour: the error shows in place, and
+    the next cell runs. The source lessons, whose solutions are filled in,
+    stay untagged (nbval runs them as they are).
+    """
+
+    def preprocess(self, nb, resources):
+        functions = set()
+        for cell in nb.cells:
+            if cell.cell_type == "code" and _is_solution(cell):
+                functions |= _defined_functions(cell.source)
+        for cell in nb.cells:
+            if cell.cell_type != "code" or _is_solution(cell):
+                continue
+            if _is_test(cell) or _calls_any(cell.source, functions):
+                tags = cell.metadata.setdefault("tags", [])
+                if RAISES not in tags:
+                    tags.append(RAISES)
+        return nb, resources
+
+
+def _parse(source: str):
+    from cnnlab.checks._source import python_source
+
+    try:
+        return ast.parse(python_source(source))
+    except SyntaxError:
+        return None
+
+
+def _defined_functions(source: str) -> set[str]:
+    tree = _parse(source)
+    if tree is None:
+        return set()
+    return {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+
+
+def _calls_any(source: str, names: set[str]) -> bool:
+    """Whether the cell uses one of ``names`` as a plain name (not ``cnnlab.relu``)."""
+    tree = _parse(source)
+    return tree is not None and any(
+        isinstance(node, ast.Name) and node.id in names and isinstance(node.ctx, ast.Load)
+        for node in ast.walk(tree)
+    )
 
 
 # --------------------------------------------------------------- feedback pages
