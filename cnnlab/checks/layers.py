@@ -154,6 +154,10 @@ def _pool_cases(thorough: bool, seed: int) -> list[Case]:
             {"x": distinct(rng, (3, 2, 5, 6))},
             {"kernel_size": 2, "stride": 1},
         ),
+        Case(
+            "uint8 pixels, 0 to 255: computed in float64",
+            {"x": (grid * 30).astype(np.uint8).reshape(1, 1, 4, 4)},
+        ),
     ]
     if thorough:
         rng = extra_rng(rng)  # secret when grading
@@ -177,6 +181,7 @@ def _ceil_pool(pool, x: np.ndarray, kernel, stride, fill) -> np.ndarray:
 
 def _pool_mistakes(case: Case, pool, other, other_name):
     x = case.args["x"]
+    x = x if x.dtype.kind == "f" else x.astype(F64)  # as the contract computes integers
     kernel = case.kwargs.get("kernel_size", 2)
     given = case.kwargs.get("stride")
     stride = kernel if given is None else given
@@ -354,6 +359,7 @@ def _flatten_cases(thorough: bool) -> list[Case]:
         Case("already flat: (N, features) stays as it is", {"x": np.arange(12.0).reshape(3, 4)}),
         Case("a float32 batch", {"x": normal(rng, (4, 2, 3, 3), F32)}),
         Case("a float64 batch", {"x": normal(rng, (2, 3, 4, 5))}),
+        Case("integers: computed in float64", {"x": np.arange(8).reshape(2, 1, 2, 2)}),
     ]
     if thorough:
         rng = extra_rng(rng)  # secret when grading
@@ -474,6 +480,10 @@ def _dense_cases(thorough: bool) -> list[Case]:
         case("a float32 batch of 4", 4, 5, 3, dtype=F32),
         case("a batch of 7, 10 features in, 4 out", 7, 10, 4),
         case("a square weight, no bias", 5, 6, 6, bias=False),
+        Case(
+            "integer features and weights: computed in float64",
+            {"x": np.array([[1, 2], [3, 4]]), "weight": np.array([[1, 0, 2], [0, 1, -1]])},
+        ),
     ]
     if thorough:
         rng = extra_rng(rng)  # secret when grading

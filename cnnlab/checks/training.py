@@ -560,6 +560,13 @@ def _shift_cases(thorough: bool) -> list[Case]:
             -7,
         ),
         case("8 x 8 digits, up 2 and right 1", rng.random((3, 1, 8, 8)), -2, 1),
+        case(
+            "moved 5 rows down and 6 columns right, more than the image has",
+            normal(rng, (1, 1, 3, 4)),
+            5,
+            6,
+        ),
+        case("moved 4 rows up, more than the image has", normal(rng, (2, 2, 3, 3), F32), -4, 0),
     ]
     if thorough:
         rng = extra_rng(rng)  # secret when grading
