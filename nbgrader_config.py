@@ -7,6 +7,8 @@ the gradebook stay inside this folder and are never committed.
 
 from pathlib import Path
 
+from cnnlab.grading import settings
+
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
 
 HERE = Path(__file__).resolve().parent
@@ -35,38 +37,16 @@ c.Execute.shutdown_kernel = "immediate"
 c.LimitOutput.max_lines = 500
 c.LimitOutput.max_traceback = 100
 
-# Release: nbgrader's student version, minus saved widget state, and with the cells that
-# raise while an exercise is unfinished tagged raises-exception (Run All goes on past them).
-c.GenerateAssignment.preprocessors = [
-    "nbgrader.preprocessors.IncludeHeaderFooter",
-    "nbgrader.preprocessors.InstantiateTests",
-    "nbgrader.preprocessors.LockCells",
-    "nbgrader.preprocessors.ClearSolutions",
-    "nbgrader.preprocessors.ClearOutput",
-    "cnnlab.grading.preprocessors.ClearWidgetState",
-    "cnnlab.grading.preprocessors.TagUnfinishedCells",
-    "nbgrader.preprocessors.CheckCellMetadata",
-    "nbgrader.preprocessors.ComputeChecksums",
-    "nbgrader.preprocessors.SaveCells",
-    "nbgrader.preprocessors.ClearHiddenTests",
-    "nbgrader.preprocessors.ClearMarkScheme",
-    "nbgrader.preprocessors.ComputeChecksums",
-    "nbgrader.preprocessors.CheckCellMetadata",
-]
-
-# Autograde: nbgrader's steps, with SandboxedExecute for Execute: the kernel runs in a
-# sandbox (make grade) and the test cells are judged in the grader, outside it. A
-# kernel that dies (os._exit, a crash) or ignores the interrupt fails the cell it was
-# in and every later one; plain nbgrader would drop the whole notebook's grades instead.
-c.Autograde.autograde_preprocessors = [
-    "cnnlab.grading.preprocessors.SandboxedExecute",
-    "nbgrader.preprocessors.IgnorePattern",
-    "nbconvert.preprocessors.ClearMetadataPreprocessor",
-    "nbgrader.preprocessors.LimitOutput",
-    "nbgrader.preprocessors.SaveAutoGrades",
-    "nbgrader.preprocessors.AssignLatePenalties",
-    "nbgrader.preprocessors.CheckCellMetadata",
-]
+# The steps are nbgrader's own defaults with the course's put in by name
+# (cnnlab/grading/settings.py), so they follow nbgrader's version:
+# - release: saved widget state dropped, and the cells that raise while an exercise is
+#   unfinished tagged raises-exception (Run All goes on past them);
+# - autograde: SandboxedExecute for Execute: the kernel runs in a sandbox (make grade)
+#   and the test cells are judged in the grader, outside it. A kernel that dies or
+#   ignores the interrupt fails the cell it was in and every later one; plain nbgrader
+#   would drop the whole notebook's grades instead.
+c.GenerateAssignment.preprocessors = settings.release_preprocessors()
+c.Autograde.autograde_preprocessors = settings.autograde_preprocessors()
 # A test cell the learner deleted is put back (and run), not silently skipped.
 c.OverwriteCells.add_missing_cells = True
 
@@ -75,9 +55,4 @@ c.OverwriteCells.add_missing_cells = True
 # HideHiddenTests also removes every hidden line and test-cell frame from the outputs.
 # (FeedbackHTMLExporter: the HTML exporter, compiling its templates once per grader process.)
 c.GenerateFeedback.exporter_class = "cnnlab.grading.preprocessors.FeedbackHTMLExporter"
-c.GenerateFeedback.preprocessors = [
-    "nbgrader.preprocessors.GetGrades",
-    "cnnlab.grading.preprocessors.HideHiddenTests",
-    "nbgrader.preprocessors.ClearHiddenTests",
-    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
-]
+c.GenerateFeedback.preprocessors = settings.feedback_preprocessors()

@@ -22,6 +22,7 @@ import os
 import secrets
 import shutil
 import tempfile
+import textwrap
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -438,16 +439,39 @@ def selfgrade(
     return result
 
 
+def model_answers(course: Course, lesson: str) -> dict[tuple[str, str], str]:
+    """(notebook, grade_id) -> the model answer of each written exercise, from the source."""
+    answers = {}
+    for path in sorted((course.source / lesson).glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if cell.cell_type == "markdown" and meta.get("grade") and meta.get("solution"):
+                text = cell.source
+                if "Model answer:" in text:
+                    text = text.split("Model answer:", 1)[1]
+                answers[path.stem, meta["grade_id"]] = " ".join(text.split())
+    return answers
+
+
 def self_report(result: dict, course: Course | None = None) -> str:
-    """Points per exercise, and for each one lost, where to look and what the check said."""
+    """Points per exercise, and for each one lost, where to look and what the check said.
+
+    A written answer is not graded here: the report shows the model answer (from
+    the source lesson, when ``course`` is given) to compare with your own.
+    """
     s = _summary(result)
     lines = [f"{result['lesson']}: {s['score']:g}/{s['max']:g} points from the checks"]
     for note in result["notes"]:
         lines.append(f"  note: {note}")
+    answers = model_answers(course, result["lesson"]) if course is not None else {}
     for cell in result["cells"]:
         points = f"{cell['score'] or 0:g}/{cell['max']:g}"
         if cell["kind"] == "written":
-            lines.append(f"  {points:>7}  {cell['label']}: a written answer, graded by a person")
+            lines.append(f"  {'written':>7}  {cell['label']}: not graded here (a person grades it)")
+            answer = answers.get((cell["notebook"], cell["grade_id"]))
+            if answer:
+                lines.append("           the model answer, to compare with yours:")
+                lines += [f"             {line}" for line in textwrap.wrap(answer, 76)]
             continue
         lines.append(f"  {points:>7}  {cell['label']}: {cell['outcome']}")
         if cell["outcome"] != "passed" and cell["message"]:

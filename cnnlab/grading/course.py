@@ -304,18 +304,23 @@ def make_working_copy(course: Course, dest: Path | None = None) -> list[str]:
 
 
 def template_gradebook(course: Course, path: Path) -> Path:
-    """A copy of the gradebook with the lessons but no student: each grader starts from it."""
+    """A copy of the gradebook with the lessons but no student: each grader starts from it.
+
+    A consistent snapshot (SQLite's backup, even while someone else writes),
+    from which nbgrader's own API removes every student with what it holds.
+    """
+    from nbgrader.api import Gradebook
+
     if not course.db_path.exists():
         raise GradingError(f"no gradebook at {course.db_path}: run `make release` first")
     source = sqlite3.connect(course.db_path)
     target = sqlite3.connect(path)
     try:
-        source.backup(target)  # a consistent snapshot, even while someone else writes
-        for table in ("grade", "comment", "submitted_notebook", "submitted_assignment", "student"):
-            target.execute(f"DELETE FROM {table}")
-        target.commit()
-        target.execute("VACUUM")
+        source.backup(target)
     finally:
         source.close()
         target.close()
+    with Gradebook(f"sqlite:///{path}", course.course_id) as gb:
+        for student in list(gb.students):
+            gb.remove_student(student.id)
     return path
