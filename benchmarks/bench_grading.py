@@ -7,12 +7,15 @@ them correct, a quarter with a wrong function, a quarter broken: invalid JSON,
 a function that raises, a kernel killed by ``os._exit``, a misnamed notebook)
 and, on fresh copies of it, times
 
-* serial: ``nbgrader autograde LESSON`` then ``nbgrader generate_feedback LESSON``;
+* serial: ``nbgrader autograde LESSON`` then ``nbgrader generate_feedback
+  LESSON``, with nbgrader's own steps (its ``Execute``: test cells run in
+  the learner's kernel, no sandbox);
 * parallel: ``python -m cnnlab.grading grade LESSON`` (what ``make grade``
-  runs), which autogrades, writes the feedback, the table and grades.csv;
-  and the same with ``--no-feedback``, to compare like with like, and with
-  ``--fresh-kernels`` (each kernel a new process, as nbgrader starts them), to
-  show what forking kernels from a warm process adds to running in parallel.
+  runs: every kernel in a sandbox, the test cells judged outside it), which
+  autogrades, writes the feedback, the table and grades.csv; the same with
+  ``--no-feedback``, to compare like with like; and with ``--no-sandbox``
+  (kernels forked from a warm process, no sandbox), which shows what the
+  sandbox costs per submission.
 
 All are fresh processes with the same settings (the course's
 nbgrader_config.py) and one BLAS thread per process; with ``--repeats R``
@@ -44,6 +47,13 @@ from cnnlab.grading import Course, release  # noqa: E402
 from cnnlab.grading.batch import cores  # noqa: E402
 
 BIN = Path(sys.executable).parent
+#: Added to the serial course's settings: nbgrader's own autograde and feedback steps.
+NBGRADER_OWN_STEPS = """
+from nbgrader.converters import Autograde as _Autograde, GenerateFeedback as _Feedback
+c.Autograde.autograde_preprocessors = _Autograde.class_traits()["autograde_preprocessors"].default()
+c.GenerateFeedback.preprocessors = _Feedback.class_traits()["preprocessors"].default()
+c.GenerateFeedback.exporter_class = "nbconvert.exporters.HTMLExporter"
+"""
 MIXTURE = ["correct", "wrong", "correct", "broken"]
 BROKEN = ["invalid JSON", "raises", "os._exit", "misnamed"]
 #: Per lesson: the function of its first exercise, a wrong version and one that raises.
@@ -169,23 +179,25 @@ def main() -> int:
     labels = {
         "autograde": "nbgrader autograde (serial)",
         "serial": "  + nbgrader generate_feedback",
-        "grade": f"make grade ({args.workers or cores()} workers)",
+        "grade": f"make grade ({args.workers or cores()} workers, sandboxed)",
         "bare": "make grade --no-feedback",
-        "fresh": "make grade --fresh-kernels",
+        "open": "make grade --no-sandbox",
     }
     runs: dict[str, list[Run]] = {key: [] for key in labels}
     courses = {}
     for round_ in range(args.repeats):  # the four runs in turn, each on a fresh copy
-        for key in ("serial", "grade", "bare", "fresh"):
+        for key in ("serial", "grade", "bare", "open"):
             courses[key] = scratch / f"{key}-{round_}"
             shutil.copytree(template, courses[key])
+        with open(courses["serial"] / "nbgrader_config.py", "a") as config:
+            config.write(NBGRADER_OWN_STEPS)
         autograde = timed([nbgrader, "autograde", args.lesson], courses["serial"], env)
         feedback = timed([nbgrader, "generate_feedback", args.lesson], courses["serial"], env)
         runs["autograde"].append(autograde)
         runs["serial"].append(autograde + feedback)
         runs["grade"].append(timed([*grade, *workers], courses["grade"], env))
         runs["bare"].append(timed([*grade, *workers, "--no-feedback"], courses["bare"], env))
-        runs["fresh"].append(timed([*grade, *workers, "--fresh-kernels"], courses["fresh"], env))
+        runs["open"].append(timed([*grade, *workers, "--no-sandbox"], courses["open"], env))
 
     n = args.n
     print()
@@ -202,7 +214,7 @@ def main() -> int:
         ("make grade against autograde + feedback:", "serial", "grade"),
         ("make grade --no-feedback against autograde:", "autograde", "bare"),
         ("make grade (with feedback) against autograde:", "autograde", "grade"),
-        ("make grade --fresh-kernels against autograde + feedback:", "serial", "fresh"),
+        ("make grade --no-sandbox against autograde + feedback:", "serial", "open"),
     ]
     for text, slow, fast in ratios:
         each = " ".join(
@@ -211,12 +223,18 @@ def main() -> int:
         print(f"{text:<58}{best[slow].wall / best[fast].wall:.2f}x   (rounds: {each})")
     busy = best["grade"].cpu / best["grade"].wall
     print(f"{'cores busy during make grade, on average:':<58}{busy:.2f}")
+    sandbox_wall = (best["grade"].wall - best["open"].wall) / n
+    sandbox_cpu = (best["grade"].cpu - best["open"].cpu) / n
+    print(
+        f"{'what the sandbox costs per submission:':<58}{sandbox_wall:+.2f} s wall, "
+        f"{sandbox_cpu:+.2f} s CPU"
+    )
 
     serial_scores = autograded_scores(courses["serial"], args.lesson)
     parallel_scores = autograded_scores(courses["grade"], args.lesson)
     bare_scores = autograded_scores(courses["bare"], args.lesson)
-    fresh_scores = autograded_scores(courses["fresh"], args.lesson)
-    every = (serial_scores, parallel_scores, bare_scores, fresh_scores)
+    open_scores = autograded_scores(courses["open"], args.lesson)
+    every = (serial_scores, parallel_scores, bare_scores, open_scores)
     differ = {
         s: (*(scores.get(s) for scores in every), kinds[s])
         for s in kinds

@@ -18,12 +18,15 @@ run beside the attackers. Then:
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import html
 import os
 import re
 import secrets
 import site
+import subprocess
+import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -264,15 +267,21 @@ def test_nothing_outside_the_sandboxes_changed(attacked):
     check_gradebook(attacked.course, list(LESSONS))  # its tests are still the source's
 
 
-def test_a_plain_wrong_resubmission_still_scores_zero(attacked):
+def test_a_plain_wrong_resubmission_still_scores_zero(attacked, figureless_ipython_dir):
+    """Graded after the batch by the command `make grade` runs, in a process of its own."""
     nb = solved(attacked.root, ACTIVATION)
     replace_function(nb, "relu", WRONG_RELU)
     submit(attacked.root, "late", ACTIVATION, nb)
-    (result,) = grade(
-        attacked.course, [ACTIVATION], ["late"], time_limit=TIME_LIMIT, log=lambda *_: None
-    )
-    assert code_points(result)[0] == 0
-    assert "absolute value instead of clamping" in " ".join(c["message"] for c in result["cells"])
+    command = [sys.executable, "-m", "cnnlab.grading", "--course", str(attacked.root), "grade"]
+    command += ["--student", "late", "--time-limit", str(TIME_LIMIT), ACTIVATION]
+    env = dict(os.environ, IPYTHONDIR=str(figureless_ipython_dir))
+    run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = list(csv.DictReader((attacked.root / "grades.csv").open()))
+    (late,) = [row for row in rows if row["student"] == "late"]
+    assert late["status"] == "graded" and float(late["autograded"]) == 0
+    page = attacked.root / "feedback" / "late" / ACTIVATION / f"{ACTIVATION}.html"
+    assert "absolute value instead of clamping" in page.read_text()
     victim = gradebook_scores(attacked.course)["victim-a", ACTIVATION]
     assert set(victim.values()) != {0.0}
 

@@ -78,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--memory",
         type=_gib,
-        default=2.0,
+        default="2",
         help="GiB of memory each kernel may use (default: %(default)g)",
     )
     p.add_argument(
