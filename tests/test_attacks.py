@@ -47,6 +47,7 @@ from nbgrader.api import Gradebook
 from cnnlab.grading import sandbox
 from cnnlab.grading.batch import grade
 from cnnlab.grading.course import Course, check_gradebook, release
+from cnnlab.grading.markers import DEFAULT, split
 
 pytestmark = pytest.mark.skipif(
     sandbox.available() is not None, reason=f"no sandbox here: {sandbox.available()}"
@@ -161,15 +162,15 @@ def attacked(tmp_path_factory, figureless_ipython_dir):
         marker=marker,
         attackers=attackers,
         before=before,
-        results={(r["student"], r["lesson"]): r for r in results},
+        results={(r.student, r.lesson): r for r in results},
         scores=gradebook_scores(course),
         finished=time.monotonic(),
     )
 
 
 def code_points(result) -> tuple[float, float]:
-    cells = [c for c in result["cells"] if c["kind"] == "code"]
-    return sum(c["score"] or 0 for c in cells), sum(c["max"] for c in cells)
+    cells = [c for c in result.cells if c.kind == "code"]
+    return sum(c.score or 0 for c in cells), sum(c.max for c in cells)
 
 
 def test_every_attack_scores_zero(attacked):
@@ -198,13 +199,13 @@ def test_links_are_refused_and_said_so(attacked):
         results = [r for (s, _), r in attacked.results.items() if s == student]
         assert results
         for result in results:
-            assert result["status"] == "invalid"
-            assert "symbolic link" in result["notes"][0]
+            assert result.status == "invalid"
+            assert "symbolic link" in result.notes[0]
 
 
 def test_an_edited_test_cell_is_graded_with_the_original(attacked):
     result = attacked.results["attack-edited-test-cell", TEMPLATES]
-    assert any("edited: graded with the original" in note for note in result["notes"])
+    assert any("edited: graded with the original" in note for note in result.notes)
 
 
 def _secret_lines(root: Path, lesson: str) -> tuple[set[str], set[str]]:
@@ -212,17 +213,9 @@ def _secret_lines(root: Path, lesson: str) -> tuple[set[str], set[str]]:
     nb = nbformat.read(root / "notebooks" / lesson / f"{lesson}.ipynb", as_version=4)
     hidden, solution = set(), set()
     for cell in nb.cells:
-        for begin, end, into in (
-            ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS", hidden),
-            ("BEGIN SOLUTION", "END SOLUTION", solution),
-        ):
-            inside = False
-            for line in cell.source.split("\n"):
-                if begin in line:
-                    inside = True
-                elif end in line:
-                    inside = False
-                elif inside and len(line.strip()) >= 12:
+        for region, into in ((DEFAULT.hidden, hidden), (DEFAULT.solution, solution)):
+            for line in split(cell.source, *region)[1]:
+                if len(line.strip()) >= 12 and not any(m in line for m in region):
                     into.add(line.strip())
     return hidden, solution
 
@@ -289,10 +282,10 @@ def test_a_plain_wrong_resubmission_still_scores_zero(attacked, figureless_ipyth
 def test_the_attacks_are_named_in_the_feedback(attacked):
     """A learner who tried sees why: the construct and where, not a bare zero."""
     result = attacked.results["attack-the-grader-s-kernel-side-replaced", ACTIVATION]
-    message = " ".join(c["message"] for c in result["cells"])
+    message = " ".join(c.message for c in result.cells)
     assert "cnnlab.checks" in message
     result = attacked.results["attack-another-program-computes-it", ACTIVATION]
-    assert "subprocess" in " ".join(c["message"] for c in result["cells"])
+    assert "subprocess" in " ".join(c.message for c in result.cells)
 
 
 def test_sandboxed_kernels_saw_nothing_of_the_course(attacked):

@@ -57,6 +57,7 @@ from cnnlab.grading.batch import (
     write_csv,
 )
 from cnnlab.grading.course import leaks, template_gradebook
+from cnnlab.grading.markers import DEFAULT, split
 from cnnlab.grading.preprocessors import WIDGET_VIEW, HideHiddenTests
 from cnnlab.grading.worker import Task
 
@@ -189,7 +190,7 @@ def batch(tmp_path_factory, figureless_ipython_dir):
     return SimpleNamespace(
         course=course,
         root=root,
-        results={(r["student"], r["lesson"]): r for r in results},
+        results={(r.student, r.lesson): r for r in results},
         scores=gradebook_scores(course),
         seconds=seconds,
         release=release_nbs,
@@ -229,9 +230,8 @@ def hidden_test_lines(course_root: Path, lesson: str) -> list[str]:
     nb = nbformat.reads(source, as_version=4)
     lines = []
     for cell in nb.cells:
-        if "BEGIN HIDDEN TESTS" in cell.source:
-            region = cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0]
-            lines += [line.strip() for line in region.split("\n") if line.strip()]
+        region = split(cell.source, *DEFAULT.hidden)[1]
+        lines += [line.strip() for line in region if line.strip() and "HIDDEN TESTS" not in line]
     assert lines, f"{lesson} has no hidden test to look for"
     return lines
 
@@ -281,7 +281,7 @@ def test_every_submission_is_graded_and_recorded(batch):
     assert len(batch.results) == 17
     for (student, lesson), result in batch.results.items():
         assert (student, lesson) in batch.scores, f"{student} {lesson} not in the gradebook"
-        assert result["status"] in ("graded", "invalid", "missing"), result
+        assert result.status in ("graded", "invalid", "missing"), result
 
 
 @pytest.mark.parametrize(
@@ -304,8 +304,8 @@ def test_one_wrong_function_loses_only_its_exercise_and_feedback_names_the_mista
     assert score(batch, "wrong", ACTIVATION, "relu") == 0
     assert "the + 1 is missing" in feedback_text(batch, "wrong", TEMPLATES)
     assert "absolute value instead of clamping" in feedback_text(batch, "wrong", ACTIVATION)
-    cell = next(c for c in batch.results["wrong", TEMPLATES]["cells"] if c["outcome"] == "failed")
-    assert "the + 1 is missing" in cell["message"]
+    cell = next(c for c in batch.results["wrong", TEMPLATES].cells if c.outcome == "failed")
+    assert "the + 1 is missing" in cell.message
 
 
 def test_a_cell_that_loops_forever_is_stopped_and_earns_nothing(batch):
@@ -314,8 +314,8 @@ def test_a_cell_that_loops_forever_is_stopped_and_earns_nothing(batch):
     assert score(batch, "loops", TEMPLATES, "count_placements") == full(
         batch, "count_placements"
     )  # earned
-    assert any("interrupted" in note for note in result["notes"])
-    assert result["status"] == "graded"  # stopped by the cell timeout, not the pool's limit
+    assert any("interrupted" in note for note in result.notes)
+    assert result.status == "graded"  # stopped by the cell timeout, not the pool's limit
 
 
 def test_a_function_that_raises_loses_its_exercise_only(batch):
@@ -327,8 +327,8 @@ def test_a_function_that_raises_loses_its_exercise_only(batch):
 def test_a_dead_kernel_scores_nothing_after_it_died(batch):
     result = batch.results["exits", TEMPLATES]
     assert set(batch.scores["exits", TEMPLATES].values()) == {0.0}  # never full marks
-    assert any("kernel died" in note for note in result["notes"])
-    assert result["status"] == "graded"  # seen dead at once, not stopped by the pool's limit
+    assert any("kernel died" in note for note in result.notes)
+    assert result.status == "graded"  # seen dead at once, not stopped by the pool's limit
     # the same student's other lesson, and everyone else's, are graded as usual
     assert score(batch, "exits", ACTIVATION, "relu") == max_points(batch, ACTIVATION, "relu")
 
@@ -336,16 +336,16 @@ def test_a_dead_kernel_scores_nothing_after_it_died(batch):
 def test_a_loop_that_ignores_the_interrupt_is_stopped_and_earns_nothing(batch):
     result = batch.results["deaf", ACTIVATION]
     assert set(batch.scores["deaf", ACTIVATION].values()) == {0.0}
-    assert any("ignored the interrupt" in note for note in result["notes"])
-    assert result["status"] == "graded"  # killed after the cell timeout, not the pool's limit
+    assert any("ignored the interrupt" in note for note in result.notes)
+    assert result.status == "graded"  # killed after the cell timeout, not the pool's limit
 
 
 def test_an_edited_or_deleted_test_cell_is_graded_with_the_original(batch):
     result = batch.results["tampered", TEMPLATES]
     assert score(batch, "tampered", TEMPLATES, "match_score") == 0  # "pass" would give 1
     assert score(batch, "tampered", TEMPLATES, "count_placements") == 0
-    assert sum("graded with the original" in note for note in result["notes"]) == 2
-    messages = {c["grade_id"]: c["message"] for c in result["cells"]}
+    assert sum("graded with the original" in note for note in result.notes) == 2
+    messages = {c.grade_id: c.message for c in result.cells}
     assert "NotImplementedError" in messages[grade_id_of(batch.release[TEMPLATES], "match_score")]
     counted = messages[grade_id_of(batch.release[TEMPLATES], "count_placements")]
     assert "the + 1 is missing" in counted
@@ -372,9 +372,9 @@ def test_a_submission_that_replaces_the_checks_loses_every_exercise(batch):
 
 def test_invalid_and_missing_notebooks_are_reported_and_score_zero(batch):
     invalid = batch.results["badjson", TEMPLATES]
-    assert invalid["status"] == "invalid" and "not a valid notebook" in invalid["notes"][0]
+    assert invalid.status == "invalid" and "not a valid notebook" in invalid.notes[0]
     missing = batch.results["misnamed", TEMPLATES]
-    assert missing["status"] == "missing" and "lesson1 (1).ipynb" in missing["notes"][0]
+    assert missing.status == "missing" and "lesson1 (1).ipynb" in missing.notes[0]
     for student in ("badjson", "misnamed"):
         assert set(batch.scores[student, TEMPLATES].values()) == {0.0}
         assert "Not graded" in feedback_text(batch, student, TEMPLATES)
@@ -390,15 +390,15 @@ def test_a_submission_stopped_by_the_pool_scores_zero_and_says_why(batch, tmp_pa
     with Gradebook(batch.course.db_url, batch.course.course_id) as gb:
         result = stopped_result(batch.course, gb, done)
         record(gb, result)
-    assert result["status"] == "time limit" and "600 s limit" in result["notes"][0]
-    assert {c["score"] for c in result["cells"]} == {0.0} and len(result["cells"]) >= 2
+    assert result.status == "time limit" and "600 s limit" in result.notes[0]
+    assert {c.score for c in result.cells} == {0.0} and len(result.cells) >= 2
     assert not stale.exists()
     assert "600 s limit" in (tmp_path / "feedback" / f"{TEMPLATES}.html").read_text()
     assert set(gradebook_scores(batch.course)["slow", TEMPLATES].values()) == {0.0}
 
 
 def test_the_batch_ran_within_its_time_limits(batch):
-    assert all(r["seconds"] < TIME_LIMIT for r in batch.results.values())
+    assert all(r.seconds < TIME_LIMIT for r in batch.results.values())
 
 
 def test_pool_runs_tasks_at_the_same_time(tmp_path):
@@ -434,10 +434,8 @@ def test_feedback_of_the_student_version_shows_no_solution(batch):
         line.strip()
         for cell in source.cells
         if cell.metadata.get("nbgrader", {}).get("solution") and cell.cell_type == "code"
-        for line in cell.source.split("### BEGIN SOLUTION")[1]
-        .split("### END SOLUTION")[0]
-        .split("\n")
-        if len(line.strip()) > 10
+        for line in split(cell.source, *DEFAULT.solution)[1]
+        if len(line.strip()) > 10 and "SOLUTION" not in line
     ]
     assert solution_lines
     text = feedback_text(batch, "blank", TEMPLATES)
@@ -496,7 +494,7 @@ def test_score_table_and_csv(batch, tmp_path):
         "badjson 01-template-matching: 01-template-matching.ipynb is not a valid notebook" in table
     )
     path = write_csv(
-        batch.course, sorted(results, key=lambda r: (r["student"], r["lesson"])), tmp_path / "g.csv"
+        batch.course, sorted(results, key=lambda r: (r.student, r.lesson)), tmp_path / "g.csv"
     )
     rows = list(csv.DictReader(path.open()))
     assert len(rows) == len(batch.results) == 17

@@ -32,6 +32,7 @@ from cnnlab.grading.batch import (
     write_csv,
 )
 from cnnlab.grading.course import Course, GradingError, make_working_copy, release
+from cnnlab.grading.results import Result
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -127,7 +128,7 @@ def _shard(text: str) -> tuple[int, int]:
     return k, n
 
 
-def _report(course: Course, results: list[dict], csv: Path) -> None:
+def _report(course: Course, results: list[Result], csv: Path) -> None:
     print(score_table(course, results))
     csv_path = csv if csv.is_absolute() else course.root / csv
     write_csv(course, results, csv_path)
@@ -138,8 +139,8 @@ def _report(course: Course, results: list[dict], csv: Path) -> None:
 def _grade(course: Course, args) -> int:
     from tqdm import tqdm
 
-    def progress(result: dict) -> None:
-        bar.set_postfix_str(f"{result['student']} {result['lesson'].split('-')[0]}")
+    def progress(result: Result) -> None:
+        bar.set_postfix_str(f"{result.student} {result.lesson.split('-')[0]}")
         bar.update()
 
     total = len(find_submissions(course, args.lessons or None, args.students, args.shard))

@@ -15,12 +15,9 @@ without touching the gradebook, and :func:`self_report` says how it went.
 from __future__ import annotations
 
 import csv
-import datetime
 import hashlib
-import json
 import os
 import secrets
-import shutil
 import tempfile
 import textwrap
 import warnings
@@ -38,15 +35,8 @@ from cnnlab.grading.course import (
     release,
     template_gradebook,
 )
-from cnnlab.grading.worker import (
-    Grader,
-    Options,
-    Task,
-    cell_labels,
-    expected_cells,
-    failed_result,
-    write_failure_feedback,
-)
+from cnnlab.grading.results import Result, not_graded
+from cnnlab.grading.worker import Grader, Options, Task, cell_labels, expected_cells
 
 __all__ = [
     "DEFAULT_TIME_LIMIT",
@@ -124,7 +114,7 @@ def find_submissions(
     return tasks
 
 
-def stopped_result(course: Course, gb: Gradebook, done: pool.Done) -> dict:
+def stopped_result(course: Course, gb: Gradebook, done: pool.Done) -> Result:
     """The result of a task the pool had to stop, or whose worker died: every cell 0."""
     task = done.task
     labels = {}
@@ -134,11 +124,7 @@ def stopped_result(course: Course, gb: Gradebook, done: pool.Done) -> dict:
             labels |= cell_labels(nbformat.read(path, as_version=4))
     cells = expected_cells(gb, task.lesson, labels)
     status = "time limit" if "limit" in done.problem else "crashed"
-    notebooks = sorted({cell["notebook"] for cell in cells})
-    write_failure_feedback(task.feedback, notebooks, f"{task.lesson}: {done.problem}")
-    if task.autograded is not None:
-        shutil.rmtree(task.autograded, ignore_errors=True)
-    return failed_result(task, status, done.problem, cells)
+    return not_graded(task, status, done.problem, cells)
 
 
 def _run(
@@ -166,39 +152,37 @@ def _run(
                 tasks, Grader, args, workers=workers, time_limit=time_limit, log_dir=Path(tmp)
             ):
                 result = done.result if done.problem is None else stopped_result(course, gb, done)
-                result["seconds"] = done.seconds
+                result.seconds = done.seconds
                 yield result
         except RuntimeError as error:  # the graders themselves cannot run: nothing is graded
             raise GradingError(str(error)) from error
 
 
-def record(gb: Gradebook, result: dict) -> None:
+def record(gb: Gradebook, result: Result) -> None:
     """Write one result into the gradebook, as nbgrader's autograde would.
 
     A manual score given earlier is kept (and the cell flagged for review, as
     nbgrader does); a cell with no automatic score needs grading by hand.
     """
-    student, lesson = result["student"], result["lesson"]
+    student, lesson = result.student, result.lesson
     gb.update_or_create_student(student)
     with warnings.catch_warnings():
         # nbgrader builds a new submission's rows in a way SQLAlchemy 2 warns about (harmless).
         warnings.simplefilter("ignore", category=Warning)
-        if result.get("timestamp") is not None:
-            submission = gb.update_or_create_submission(
-                lesson, student, timestamp=result["timestamp"]
-            )
+        if result.timestamp is not None:
+            submission = gb.update_or_create_submission(lesson, student, timestamp=result.timestamp)
         else:
             submission = gb.update_or_create_submission(lesson, student)
-    scores = {(c["notebook"], c["grade_id"]): c["score"] for c in result["cells"]}
-    graded = result["status"] == "graded"
+    scores = {(c.notebook, c.grade_id): c.score for c in result.cells}
+    graded = result.status == "graded"
     for notebook in submission.notebooks:
         for grade in notebook.grades:
             score = scores.get((notebook.name, grade.name), 0.0)
             grade.auto_score = score if graded else 0.0
             grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
         for comment in notebook.comments:
-            comment.auto_comment = result["comments"].get(f"{notebook.name}/{comment.name}")
-        notebook.late_submission_penalty = result.get("late_penalty", {}).get(notebook.name)
+            comment.auto_comment = result.comments.get(f"{notebook.name}/{comment.name}")
+        notebook.late_submission_penalty = result.late_penalty.get(notebook.name)
     gb.db.commit()
 
 
@@ -217,7 +201,7 @@ def grade(
     time_limit: float = DEFAULT_TIME_LIMIT,
     progress: Callable[[dict], None] | None = None,
     log=print,
-) -> list[dict]:
+) -> list[Result]:
     """Autograde every submission (or those of some lessons or students), in parallel.
 
     Each submission is graded by a worker process in a scratch course of its
@@ -266,74 +250,56 @@ def grade(
                 record(gb, result)
             except Exception as error:  # one bad record must not stop the batch
                 gb.db.rollback()
-                result["notes"].append(f"not recorded in the gradebook: {error}")
+                result.notes.append(f"not recorded in the gradebook: {error}")
             results.append(result)
             if progress is not None:
                 progress(result)
-    return sorted(results, key=lambda r: (r["student"], r["lesson"]))
+    return sorted(results, key=lambda r: (r.student, r.lesson))
 
 
-def save_results(results: list[dict], path: Path) -> Path:
+def save_results(results: list[Result], path: Path) -> Path:
     """The results as JSON lines, for another machine to record (:func:`load_results`)."""
     with open(path, "w", encoding="utf-8") as handle:
         for result in results:
-            stamp = result.get("timestamp")
-            line = {**result, "timestamp": stamp.isoformat() if stamp is not None else None}
-            handle.write(json.dumps(line) + "\n")
+            handle.write(result.to_json() + "\n")
     return path
 
 
-def load_results(path: Path) -> list[dict]:
-    results = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            result = json.loads(line)
-            if result.get("timestamp"):
-                result["timestamp"] = datetime.datetime.fromisoformat(result["timestamp"])
-            results.append(result)
-    return results
+def load_results(path: Path) -> list[Result]:
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return [Result.from_json(line) for line in lines if line.strip()]
 
 
-def record_all(course: Course, results: list[dict]) -> list[dict]:
+def record_all(course: Course, results: list[Result]) -> list[Result]:
     """Record results graded elsewhere (see ``grade --shard``) in this course's gradebook."""
-    release(course, sorted({r["lesson"] for r in results}))
+    release(course, sorted({r.lesson for r in results}))
     with Gradebook(course.db_url, course.course_id) as gb:
         for result in results:
             record(gb, result)
-    return sorted(results, key=lambda r: (r["student"], r["lesson"]))
+    return sorted(results, key=lambda r: (r.student, r.lesson))
 
 
 # --------------------------------------------------------------------- reports
 
 
-def _summary(result: dict) -> dict:
-    auto = [c for c in result["cells"] if c["kind"] == "code"]
-    written = [c for c in result["cells"] if c["kind"] == "written"]
-    return {
-        "score": sum(c["score"] or 0.0 for c in auto),
-        "max": sum(c["max"] for c in auto),
-        "written_max": sum(c["max"] for c in written),
-    }
-
-
-def _gradebook_scores(course: Course, results: list[dict]) -> dict:
+def _gradebook_scores(course: Course, results: list[Result]) -> dict:
     """(student, lesson) -> score, max score and "needs manual grading", from the gradebook."""
     scores = {}
     with Gradebook(course.db_url, course.course_id) as gb:
-        for lesson in sorted({r["lesson"] for r in results}):
+        for lesson in sorted({r.lesson for r in results}):
             for row in gb.submission_dicts(lesson):
                 scores[row["student"], lesson] = row
     return scores
 
 
-def score_table(course: Course, results: list[dict]) -> str:
+def score_table(course: Course, results: list[Result]) -> str:
     """A student x lesson table of the grades in the gradebook, with the problems below.
 
     ``3/4*``: 3 of 4 points so far; ``*``: written answers still to grade by hand.
     """
     scores = _gradebook_scores(course, results)
-    lessons = sorted({r["lesson"] for r in results})
-    students = sorted({r["student"] for r in results})
+    lessons = sorted({r.lesson for r in results})
+    students = sorted({r.student for r in results})
     short = {lesson: lesson.split("-")[0] for lesson in lessons}
     width = max(8, *(len(s) for s in students))
 
@@ -359,17 +325,17 @@ def score_table(course: Course, results: list[dict]) -> str:
     lines.append("lessons: " + ", ".join(lessons))
     lines.append("*: written answers still to grade by hand (nbgrader formgrader), then rerun")
     lines.append("   `python -m cnnlab.grading feedback` to put the manual scores in the feedback")
-    problems = [r for r in results if r["notes"]]
+    problems = [r for r in results if r.notes]
     if problems:
         lines.append("")
         lines.append("to look at:")
         for r in problems:
-            for note in r["notes"]:
-                lines.append(f"  {r['student']} {r['lesson']}: {note}")
+            for note in r.notes:
+                lines.append(f"  {r.student} {r.lesson}: {note}")
     return "\n".join(lines)
 
 
-def write_csv(course: Course, results: list[dict], path: Path) -> Path:
+def write_csv(course: Course, results: list[Result], path: Path) -> Path:
     """One row per submission: score (gradebook), autograded part, status and notes."""
     scores = _gradebook_scores(course, results)
     with open(path, "w", newline="", encoding="utf-8") as handle:
@@ -389,20 +355,20 @@ def write_csv(course: Course, results: list[dict], path: Path) -> Path:
             ]
         )
         for r in results:
-            row = scores.get((r["student"], r["lesson"]), {})
-            s = _summary(r)
+            row = scores.get((r.student, r.lesson), {})
+            most = r.most + sum(c.max for c in r.written)
             writer.writerow(
                 [
-                    r["student"],
-                    r["lesson"],
+                    r.student,
+                    r.lesson,
                     f"{row.get('score', 0.0):g}",
-                    f"{row.get('max_score', s['max'] + s['written_max']):g}",
-                    f"{s['score']:g}",
-                    f"{s['max']:g}",
+                    f"{row.get('max_score', most):g}",
+                    f"{r.points:g}",
+                    f"{r.most:g}",
                     int(bool(row.get("needs_manual_grade"))),
-                    r["status"],
-                    f"{r['seconds']:.1f}",
-                    "; ".join(r["notes"]),
+                    r.status,
+                    f"{r.seconds:.1f}",
+                    "; ".join(r.notes),
                 ]
             )
     return path
@@ -418,7 +384,7 @@ def selfgrade(
     work: Path | None = None,
     time_limit: float = DEFAULT_TIME_LIMIT,
     log=print,
-) -> dict:
+) -> Result:
     """Grade a learner's working copy of one lesson, as the instructor's grader would.
 
     The notebook is ``work/<lesson>/<lesson>.ipynb``; the HTML feedback goes to
@@ -435,7 +401,6 @@ def selfgrade(
     options = Options(sandbox=False, seed=secrets.randbits(63))
     with Gradebook(course.db_url, course.course_id) as gb:
         (result,) = _run(course, gb, [task], workers=1, time_limit=time_limit, options=options)
-    result["feedback"] = str(feedback)
     return result
 
 
@@ -453,31 +418,30 @@ def model_answers(course: Course, lesson: str) -> dict[tuple[str, str], str]:
     return answers
 
 
-def self_report(result: dict, course: Course | None = None) -> str:
+def self_report(result: Result, course: Course | None = None) -> str:
     """Points per exercise, and for each one lost, where to look and what the check said.
 
     A written answer is not graded here: the report shows the model answer (from
     the source lesson, when ``course`` is given) to compare with your own.
     """
-    s = _summary(result)
-    lines = [f"{result['lesson']}: {s['score']:g}/{s['max']:g} points from the checks"]
-    for note in result["notes"]:
+    lines = [f"{result.lesson}: {result.points:g}/{result.most:g} points from the checks"]
+    for note in result.notes:
         lines.append(f"  note: {note}")
-    answers = model_answers(course, result["lesson"]) if course is not None else {}
-    for cell in result["cells"]:
-        points = f"{cell['score'] or 0:g}/{cell['max']:g}"
-        if cell["kind"] == "written":
-            lines.append(f"  {'written':>7}  {cell['label']}: not graded here (a person grades it)")
-            answer = answers.get((cell["notebook"], cell["grade_id"]))
+    answers = model_answers(course, result.lesson) if course is not None else {}
+    for cell in result.cells:
+        points = f"{cell.score or 0:g}/{cell.max:g}"
+        if cell.kind == "written":
+            lines.append(f"  {'written':>7}  {cell.label}: not graded here (a person grades it)")
+            answer = answers.get((cell.notebook, cell.grade_id))
             if answer:
                 lines.append("           the model answer, to compare with yours:")
                 lines += [f"             {line}" for line in textwrap.wrap(answer, 76)]
             continue
-        lines.append(f"  {points:>7}  {cell['label']}: {cell['outcome']}")
-        if cell["outcome"] != "passed" and cell["message"]:
-            lines.append(f"           look at the test cell {cell['grade_id']!r}; it said:")
-            lines += [f"             {line}" for line in cell["message"].split("\n")]
-    feedback = result.get("feedback")
+        lines.append(f"  {points:>7}  {cell.label}: {cell.outcome}")
+        if cell.outcome != "passed" and cell.message:
+            lines.append(f"           look at the test cell {cell.grade_id!r}; it said:")
+            lines += [f"             {line}" for line in cell.message.split("\n")]
+    feedback = result.feedback
     if feedback:
         pages = sorted(Path(feedback).glob("*.html"))
         if pages:

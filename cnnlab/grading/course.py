@@ -21,6 +21,8 @@ from pathlib import Path
 
 import nbformat
 
+from cnnlab.grading.markers import DEFAULT, Markers, split
+
 __all__ = [
     "Course",
     "GradingError",
@@ -28,6 +30,7 @@ __all__ = [
     "leaks",
     "make_working_copy",
     "release",
+    "secret_lines",
     "template_gradebook",
 ]
 
@@ -161,23 +164,22 @@ class Course:
 # ---------------------------------------------------------------------- release
 
 
-def _solution_and_hidden_lines(source_nb) -> set[str]:
+def secret_lines(source_nb, markers: Markers = DEFAULT) -> set[str]:
     """Lines of solution and hidden-test code whose text the source shows nowhere else.
 
-    A line that the lesson also gives away on purpose (a hint quoting it) is not a leak.
+    A line that the lesson also gives away on purpose (a hint quoting it) is not
+    a leak, nor is a line shorter than 8 characters (``return x``).
     """
     secret, public = set(), []
     for cell in source_nb.cells:
-        inside = False
-        for line in cell.source.split("\n"):
-            if "BEGIN SOLUTION" in line or "BEGIN HIDDEN TESTS" in line:
-                inside = True
-            elif "END SOLUTION" in line or "END HIDDEN TESTS" in line:
-                inside = False
-            elif inside and len(line.strip()) >= 8:
+        outside, solution = split(cell.source, *markers.solution)
+        public_lines, hidden = split("\n".join(outside), *markers.hidden)
+        public += public_lines
+        for line in (*solution, *hidden):
+            if len(line.strip()) >= 8 and not any(
+                m in line for m in (*markers.solution, *markers.hidden)
+            ):
                 secret.add(line.strip())
-            elif not inside:
-                public.append(line)
     public_text = "\n".join(public)
     return {line for line in secret if line not in public_text}
 
@@ -193,12 +195,12 @@ def _strings(value) -> list[str]:
     return []
 
 
-def leaks(source: Path, student: Path) -> list[str]:
+def leaks(source: Path, student: Path, markers: Markers = DEFAULT) -> list[str]:
     """What a student version gives away: solutions, hidden tests, outputs, widget state."""
     nb = nbformat.read(student, as_version=4)
     text = "\n".join(_strings(nb))
-    found = [m for m in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS") if m in text]
-    secret = _solution_and_hidden_lines(nbformat.read(source, as_version=4))
+    found = [m for m in (markers.begin_solution, *markers.hidden) if m in text]
+    secret = secret_lines(nbformat.read(source, as_version=4), markers)
     found += [f"the line {line!r}" for line in sorted(secret) if line in text]
     if any(cell.get("outputs") or cell.get("execution_count") for cell in nb.cells):
         found.append("cell outputs")
@@ -237,7 +239,7 @@ def release(course: Course, lessons=None, *, force: bool = False, log=print) -> 
             )
         source = course.source / lesson / f"{lesson}.ipynb"
         student = course.release_dir / lesson / f"{lesson}.ipynb"
-        found = leaks(source, student)
+        found = leaks(source, student, Markers.of(course.config()))
         if found:
             student.unlink()
             raise GradingError(f"the student version of {lesson} gives away: {'; '.join(found)}")

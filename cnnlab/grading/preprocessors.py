@@ -44,6 +44,7 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Integer, Unicode
 
+from cnnlab.grading.markers import DEFAULT, Markers, split
 from cnnlab.grading.remote import KernelLost, judge
 from cnnlab.grading.sandbox import Sandbox
 
@@ -284,26 +285,11 @@ class SandboxedExecute(Execute):
 # -------------------------------------------------------------------- feedback
 
 
-def _split_hidden(source: str, begin: str, end: str) -> tuple[str, list[str]]:
-    """The source without its hidden regions, and the lines they held (markers included)."""
-    kept, hidden, inside = [], [], False
-    for line in source.split("\n"):
-        if begin in line:
-            inside = True
-        if inside:
-            hidden.append(line)
-        else:
-            kept.append(line)
-        if end in line:
-            inside = False
-    return "\n".join(kept), hidden
-
-
-def hidden_lines(nb, begin="BEGIN HIDDEN TESTS", end="END HIDDEN TESTS") -> set[str]:
+def hidden_lines(nb, markers: Markers = DEFAULT) -> set[str]:
     """Every non-blank line of hidden test code in a notebook, stripped."""
     lines = set()
     for cell in nb.cells:
-        for line in _split_hidden(cell.source, begin, end)[1]:
+        for line in split(cell.source, *markers.hidden)[1]:
             if line.strip():
                 lines.add(line.strip())
     return lines
@@ -371,9 +357,10 @@ class HideHiddenTests(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         begin, end = self.begin_test_delimeter, self.end_test_delimeter
-        hidden = hidden_lines(nb, begin, end)
+        hidden = hidden_lines(nb, Markers(begin_hidden=begin, end_hidden=end))
         for cell in nb.cells:
-            cell.source, removed = _split_hidden(cell.source, begin, end)
+            kept, removed = split(cell.source, begin, end)
+            cell.source = "\n".join(kept)
             if cell.cell_type == "code":
                 cell.outputs = scrub_outputs(
                     cell.outputs, hidden, test_cell=bool(removed), count=cell.execution_count

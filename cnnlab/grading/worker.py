@@ -14,14 +14,13 @@ the course's gradebook afterwards, one at a time. For each :class:`Task` it
    course's settings (per-cell timeout, :class:`~.preprocessors.SandboxedExecute`:
    the kernel in a sandbox, the test cells judged in this process;
    :class:`~.preprocessors.HideHiddenTests`);
-4. returns a :class:`dict` with the score, outcome and first lines of feedback
-   of every graded cell, and copies the graded notebook and the HTML feedback
-   where the task says.
+4. returns a :class:`~cnnlab.grading.results.Result` with the score, outcome
+   and first lines of feedback of every graded cell, and copies the graded
+   notebook and the HTML feedback where the task says.
 """
 
 from __future__ import annotations
 
-import html
 import os
 import shutil
 import stat
@@ -38,11 +37,13 @@ from nbgrader.api import Gradebook, MissingEntry
 
 import cnnlab
 from cnnlab.grading.course import Course
+from cnnlab.grading.markers import Markers
 from cnnlab.grading.prefork import Zygote
 from cnnlab.grading.preprocessors import hidden_lines, scrub_outputs
+from cnnlab.grading.results import CellResult, Result, not_graded
 from cnnlab.grading.sandbox import SANDBOX_UID, Sandbox, private_mounts
 
-__all__ = ["Grader", "Options", "Task", "cell_labels", "failed_result", "submission_problem"]
+__all__ = ["Grader", "Options", "Task", "cell_labels", "expected_cells", "submission_problem"]
 
 #: How many lines of a failing cell's message a report shows.
 MESSAGE_LINES = 16
@@ -116,36 +117,22 @@ def _outcome(cell, hidden: set[str]) -> tuple[str, str]:
     return outcome, "\n".join(lines)
 
 
-def failed_result(task: Task, status: str, note: str, cells: list[dict]) -> dict:
-    """The result of a submission that could not be graded: every cell scores 0."""
-    return {
-        "student": task.student,
-        "lesson": task.lesson,
-        "status": status,
-        "notes": [note],
-        "cells": [{**cell, "score": 0.0, "outcome": status, "message": ""} for cell in cells],
-        "comments": {},
-        "timestamp": None,
-        "seconds": 0.0,
-    }
-
-
-def expected_cells(gb: Gradebook, lesson: str, labels: dict[str, str]) -> list[dict]:
-    """The graded cells of a lesson, as the gradebook knows them."""
+def expected_cells(gb: Gradebook, lesson: str, labels: dict[str, str]) -> list[CellResult]:
+    """The graded cells of a lesson, as the gradebook knows them, not graded yet."""
     cells = []
     for notebook in gb.find_assignment(lesson).notebooks:
         for cell in notebook.grade_cells:
             cells.append(
-                {
-                    "notebook": notebook.name,
-                    "grade_id": cell.name,
-                    "label": labels.get(cell.name, cell.name),
-                    "kind": "code" if cell.cell_type == "code" else "written",
-                    "max": float(cell.max_score),
-                }
+                CellResult(
+                    notebook=notebook.name,
+                    grade_id=cell.name,
+                    label=labels.get(cell.name, cell.name),
+                    kind="code" if cell.cell_type == "code" else "written",
+                    max=float(cell.max_score),
+                )
             )
-    order = {cell["grade_id"]: i for i, cell in enumerate(cells)}
-    return sorted(cells, key=lambda c: (c["notebook"], order[c["grade_id"]]))
+    order = {cell.grade_id: i for i, cell in enumerate(cells)}
+    return sorted(cells, key=lambda c: (c.notebook, order[c.grade_id]))
 
 
 def _replace_tree(source: Path, dest: Path) -> None:
@@ -156,18 +143,6 @@ def _replace_tree(source: Path, dest: Path) -> None:
     shutil.copytree(source, staging)
     shutil.rmtree(dest, ignore_errors=True)
     os.replace(staging, dest)
-
-
-def write_failure_feedback(folder: str | None, notebooks: list[str], message: str) -> None:
-    """A short HTML page in place of the feedback of a submission that was not graded."""
-    if folder is None:
-        return
-    folder = Path(folder)
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    page = f"<html><body><h1>Not graded</h1><p>{html.escape(message)}</p></body></html>\n"
-    for name in notebooks:
-        (folder / f"{name}.html").write_text(page, encoding="utf-8")
 
 
 # ---------------------------------------------------------------------- grader
@@ -238,6 +213,7 @@ class Grader:
             KernelProvisionerFactory.instance().default_provisioner_name = "cnnlab-prefork"
             Zygote.for_python(sys.executable)
         self.api = self.course.api(config)
+        self.markers = Markers.of(config)
         self._released = {}
 
     def _sandbox(self, options: Options) -> tuple[str, str]:
@@ -259,7 +235,7 @@ class Grader:
     def close(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def __call__(self, task: Task) -> dict:
+    def __call__(self, task: Task) -> Result:
         start = time.monotonic()
         try:
             result = self._grade(task)
@@ -269,11 +245,11 @@ class Grader:
                 cells = self._cells(task)
             except Exception:  # the lesson itself is the problem: no cell to list
                 cells = []
-            result = failed_result(task, "error", f"the grader failed: {last}", cells)
+            result = not_graded(task, "error", f"the grader failed: {last}", cells)
         finally:
             for step in ("submitted", "autograded", "feedback"):
                 shutil.rmtree(self.root / step / task.student, ignore_errors=True)
-        result["seconds"] = time.monotonic() - start
+        result.seconds = time.monotonic() - start
         return result
 
     # the steps --------------------------------------------------------------------
@@ -286,22 +262,17 @@ class Grader:
             self._released[key] = nbformat.read(path, as_version=4)
         return self._released[key]
 
-    def _cells(self, task: Task) -> list[dict]:
+    def _cells(self, task: Task) -> list[CellResult]:
         with Gradebook(self.db_url, self.course.course_id) as gb:
             labels = {}
             for notebook in gb.find_assignment(task.lesson).notebooks:
                 labels |= cell_labels(self._release(task.lesson, notebook.name))
             return expected_cells(gb, task.lesson, labels)
 
-    def _fail(self, task: Task, status: str, note: str) -> dict:
-        cells = self._cells(task)
-        notebooks = sorted({cell["notebook"] for cell in cells})
-        write_failure_feedback(task.feedback, notebooks, f"{task.lesson}: {note}")
-        if task.autograded is not None:
-            shutil.rmtree(task.autograded, ignore_errors=True)
-        return failed_result(task, status, note, cells)
+    def _fail(self, task: Task, status: str, note: str) -> Result:
+        return not_graded(task, status, note, self._cells(task))
 
-    def _grade(self, task: Task) -> dict:
+    def _grade(self, task: Task) -> Result:
         try:
             with Gradebook(self.db_url, self.course.course_id) as gb:
                 notebooks = [nb.name for nb in gb.find_assignment(task.lesson).notebooks]
@@ -336,9 +307,10 @@ class Grader:
             return self._fail(task, "error", f"nbgrader could not grade it: {why}")
 
         graded = self.root / "autograded" / task.student / task.lesson
-        grades, graded_notebooks = self._read_grades(task, graded)
+        result, graded_notebooks = self._read_grades(task, graded)
         for nb in graded_notebooks:
             notes += kernel_trouble(nb)
+        result.notes = notes
 
         if task.feedback is not None:
             made = self.api.generate_feedback(task.lesson, task.student, force=True)
@@ -346,28 +318,23 @@ class Grader:
                 _replace_tree(
                     self.root / "feedback" / task.student / task.lesson, Path(task.feedback)
                 )
+                result.feedback = task.feedback
             else:
                 notes.append(f"no feedback: {_last_error(made)}")
         if task.autograded is not None:
             _replace_tree(graded, Path(task.autograded))
-        return {
-            "student": task.student,
-            "lesson": task.lesson,
-            "status": "graded",
-            "notes": notes,
-            **grades,
-        }
+        return result
 
-    def _read_grades(self, task: Task, graded: Path) -> tuple[dict, list]:
-        """Cells (score, outcome, message), comments, timestamp and late penalty of a
-        submission, and its graded notebooks."""
+    def _read_grades(self, task: Task, graded: Path) -> tuple[Result, list]:
+        """The result of a graded submission (scores, outcomes, messages, comments,
+        timestamp, late penalty), and its graded notebooks."""
         outcomes, labels, notebooks = {}, {}, []
         with Gradebook(self.db_url, self.course.course_id) as gb:
             submission = gb.find_submission(task.lesson, task.student)
             for notebook in submission.notebooks:
                 nb = nbformat.read(graded / f"{notebook.name}.ipynb", as_version=4)
                 notebooks.append(nb)
-                hidden = hidden_lines(nb)
+                hidden = hidden_lines(nb, self.markers)
                 labels |= cell_labels(self._release(task.lesson, notebook.name))
                 for cell in nb.cells:
                     if _is_grade(cell) and cell.cell_type == "code":
@@ -378,31 +345,30 @@ class Grader:
                 penalties[notebook.name] = notebook.late_submission_penalty
                 scores = {grade.name: grade.auto_score for grade in notebook.grades}
                 for cell in cells:
-                    if cell["notebook"] == notebook.name:
-                        cell["score"] = scores.get(cell["grade_id"])
+                    if cell.notebook == notebook.name:
+                        cell.score = scores.get(cell.grade_id)
                 comments |= {f"{notebook.name}/{c.name}": c.auto_comment for c in notebook.comments}
             timestamp = submission.timestamp
         for cell in cells:
-            if cell["kind"] == "code":
-                outcome, message = outcomes.get(cell["grade_id"], ("missing", "cell not found"))
-                if (
-                    outcome == "passed"
-                    and cell["score"] is not None
-                    and cell["score"] < cell["max"]
-                ):
+            if cell.kind == "code":
+                outcome, message = outcomes.get(cell.grade_id, ("missing", "cell not found"))
+                if outcome == "passed" and cell.score is not None and cell.score < cell.max:
                     outcome = "partial"
-            elif cell["score"] == 0:
+            elif cell.score == 0:
                 outcome, message = "no answer", ""
             else:
                 outcome, message = "to grade by hand", ""
-            cell |= {"outcome": outcome, "message": message}
-        grades = {
-            "cells": cells,
-            "comments": comments,
-            "timestamp": timestamp,
-            "late_penalty": penalties,
-        }
-        return grades, notebooks
+            cell.outcome, cell.message = outcome, message
+        result = Result(
+            task.student,
+            task.lesson,
+            "graded",
+            cells,
+            comments=comments,
+            timestamp=timestamp,
+            late_penalty=penalties,
+        )
+        return result, notebooks
 
 
 def kernel_trouble(nb) -> list[str]:
