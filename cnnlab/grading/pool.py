@@ -206,6 +206,13 @@ def run(
                         worker.give(pending[0][0], time_limit)
                         worker.deaths = pending[0][1]
                     except (OSError, BrokenPipeError):  # died while idle: replace it
+                        if not worker.ready:  # before it could start, like the others below
+                            failed_starts += 1
+                            if failed_starts >= MAX_FAILED_STARTS:
+                                raise RuntimeError(
+                                    f"{failed_starts} worker processes died before they could "
+                                    f"start; their logs are in {log_dir}"
+                                ) from None
                         worker.kill()
                         pool[i] = new_worker()
                         continue
