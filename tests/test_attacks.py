@@ -27,6 +27,7 @@ import secrets
 import site
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -153,8 +154,12 @@ def attacked(tmp_path_factory, figureless_ipython_dir):
         "release": fingerprint(root / "release"),
         "victims": fingerprint(root / "submitted" / "victim-a"),
     }
+    # The batch's scratch folder (and so its sockets) in a folder of this test's own, short
+    # enough for a Unix socket's path, so that its sandboxes can be told from others'.
+    batch_folder = tempfile.mkdtemp(prefix="att", dir="/tmp")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("IPYTHONDIR", str(figureless_ipython_dir))
+        patch.setattr(tempfile, "tempdir", batch_folder)
         results = grade(course, workers=2, time_limit=TIME_LIMIT, log=lambda *_: None)
     return SimpleNamespace(
         root=root,
@@ -164,7 +169,7 @@ def attacked(tmp_path_factory, figureless_ipython_dir):
         before=before,
         results={(r.student, r.lesson): r for r in results},
         scores=gradebook_scores(course),
-        finished=time.monotonic(),
+        batch_folder=batch_folder,
     )
 
 
@@ -239,9 +244,9 @@ def test_no_feedback_page_holds_a_hidden_test_or_a_solution(attacked):
 
 def test_no_process_outlives_the_batch(attacked):
     deadline = time.monotonic() + 60  # a hang detector: the kernels die with their sandbox
-    while sandbox_processes() and time.monotonic() < deadline:
+    while sandbox_processes(attacked.batch_folder) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert sandbox_processes() == []
+    assert sandbox_processes(attacked.batch_folder) == []
 
 
 def test_nothing_outside_the_sandboxes_changed(attacked):

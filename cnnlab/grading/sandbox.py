@@ -136,12 +136,13 @@ class Sandbox:
         for name in ETC:
             if os.path.exists(f"/etc/{name}"):
                 args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
-        for folder in self.readable:
-            args += ["--ro-bind", self.mounts.get(folder, folder), folder]
         args += ["--proc", "/proc", "--dev", "/dev"]
         args += ["--size", str(16 * MIB), "--tmpfs", "/dev/shm"]
         args += ["--size", str(self.tmp_size), "--tmpfs", "/tmp"]
         args += ["--size", str(self.tmp_size), "--tmpfs", self.work]
+        # After the tmpfs on /tmp: a course (and its .venv) may itself live under /tmp.
+        for folder in self.readable:
+            args += ["--ro-bind", self.mounts.get(folder, folder), folder]
         for inside, fd in data.items():
             args += ["--ro-bind-data", str(fd), inside]
         args += ["--bind", self.sockets, self.sockets]
