@@ -378,7 +378,17 @@ def test_show_misclassified_titles_each_mistake():
         (
             lambda: viz.show_confusion_matrix([0, 2.5], [1, 0]),
             ValueError,
-            r"show_confusion_matrix: y_true must be a 1-D array of integer",
+            r"show_confusion_matrix: y_true must be whole class indices, got non-integer values",
+        ),
+        (
+            lambda: viz.show_confusion_matrix([0, 1], [[1, 0]]),
+            ValueError,
+            r"show_confusion_matrix: y_pred must have shape \(N,\), one dimension, got shape",
+        ),
+        (
+            lambda: viz.show_confusion_matrix([0, -1], [1, 0]),
+            ValueError,
+            r"show_confusion_matrix: y_true must be class indices >= 0, got -1",
         ),
         (
             lambda: viz.show_misclassified(np.ones((3, 2, 4, 4)), [0] * 3, [0] * 3),
