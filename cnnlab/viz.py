@@ -935,7 +935,7 @@ def show_backprop(names, shapes, operations, *, weights=None, ax=None):
     func = "show_backprop"
     names, shapes, operations = (
         _texts(func, "names", names),
-        _texts(func, "shapes", shapes, str),
+        _texts(func, "shapes", shapes, strings_only=False),
         _texts(func, "operations", operations),
     )
     steps = len(operations)
@@ -983,11 +983,11 @@ def show_backprop(names, shapes, operations, *, weights=None, ax=None):
     return ax
 
 
-def _texts(func: str, name: str, values, convert=None) -> list[str]:
-    """A sequence of labels as strings; ``convert`` (``str``) admits tuples such as shapes."""
+def _texts(func: str, name: str, values, *, strings_only: bool = True) -> list[str]:
+    """A list of labels as strings; ``strings_only=False`` admits tuples such as shapes."""
     if isinstance(values, str) or not isinstance(values, list | tuple):
         raise TypeError(f"{func}: {name} must be a list, got {describe(values)}")
-    if convert is None and not all(isinstance(v, str) for v in values):
+    if strings_only and not all(isinstance(v, str) for v in values):
         raise TypeError(f"{func}: {name} must be a list of strings, got {describe(values)}")
     return [str(v) for v in values]
 
