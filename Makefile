@@ -40,7 +40,8 @@ install: $(STAMP)
 
 # pip says nothing while it works, so say first what is coming.
 $(STAMP): pyproject.toml
-	@echo "Setting up .venv: installing cnnlab, JupyterLab and nbgrader (a minute or two the first time) ..."
+	@if test -x $(BIN)/python; then echo "pyproject.toml changed: updating .venv ..."; \
+	else echo "First run: installing cnnlab, JupyterLab and nbgrader into .venv, a minute or two (pip prints nothing meanwhile) ..."; fi
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)

@@ -73,7 +73,7 @@ def train_cnnlab(args, data) -> tuple[float, float, float]:
         epochs=args.epochs,
         batch_size=args.batch_size,
         optimizer=optimizer,
-        seed=args.seed,
+        rng=args.seed,
         progress=False,
     )
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
@@ -157,7 +157,7 @@ def layer_profile(args, data) -> None:
     start = time.perf_counter()
     optimizer = SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
     fit(model, x_train, y_train, epochs=epochs, batch_size=args.batch_size,
-        optimizer=optimizer, seed=args.seed, progress=False)  # fmt: skip
+        optimizer=optimizer, rng=args.seed, progress=False)  # fmt: skip
     total = time.perf_counter() - start
     steps = epochs * -(-len(x_train) // args.batch_size)
     print(f"\ncnnlab time per training step, by layer ({steps} steps of {args.batch_size}):")

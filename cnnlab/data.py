@@ -4,7 +4,8 @@
   that knows the line template (lessons 1 and 7);
 - :func:`load_digits`: scikit-learn's bundled 8 x 8 handwritten digits, as
   ``(N, 1, 8, 8)`` images in [0, 1] with a fixed, stratified train/test split
-  (lesson 9 onwards);
+  (lesson 8 onwards), and :func:`digits_split`, the same with a validation set
+  set aside (lessons 9 and 10, and the check of lesson 9);
 - :func:`read_idx` and :func:`load_mnist`: readers for MNIST files in the IDX
   format that a user already has on disk. Nothing is ever downloaded.
 """
@@ -20,10 +21,24 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnlab._validation import as_int, describe
+from cnnlab._validation import (
+    as_float_dtype,
+    as_generator,
+    as_int,
+    as_real,
+    as_seed,
+    describe,
+)
 from cnnlab.templates import LINE_TEMPLATE
 
-__all__ = ["load_digits", "load_mnist", "make_line_images", "read_idx"]
+__all__ = [
+    "VALIDATION_SIZE",
+    "digits_split",
+    "load_digits",
+    "load_mnist",
+    "make_line_images",
+    "read_idx",
+]
 
 #: IDX type codes (third byte of the magic number) and the big-endian dtypes they stand for.
 IDX_DTYPES = {
@@ -41,24 +56,10 @@ _MNIST_NAMES = (
 )
 
 
-def _float_dtype(func: str, dtype) -> np.dtype:
-    try:
-        dtype = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(
-            f"{func}: dtype must be a numpy float dtype such as np.float32, got {describe(dtype)}"
-        ) from None
-    if dtype.kind != "f":
-        raise ValueError(
-            f"{func}: dtype must be a float dtype such as np.float32 or np.float64, got {dtype}"
-        )
-    return dtype
-
-
 # ------------------------------------------------------------------ 3 x 3 line images
 
 
-def make_line_images(n, *, seed=0, positive_fraction=None) -> tuple[np.ndarray, np.ndarray]:
+def make_line_images(n, *, rng=0, positive_fraction=None) -> tuple[np.ndarray, np.ndarray]:
     """Random binary 3 x 3 images, labelled 1 when they contain the vertical middle line.
 
     Every pixel is 0 or 1 with probability 1/2. An oracle labels each image:
@@ -72,8 +73,9 @@ def make_line_images(n, *, seed=0, positive_fraction=None) -> tuple[np.ndarray, 
     ----------
     n : int
         Number of images, at least 1.
-    seed : int, default 0
-        Seed of the random generator: the same seed gives the same images.
+    rng : int, numpy.random.Generator or None, default 0
+        Seed of the random generator (``None`` means 0): the same seed gives the
+        same images. A Generator is drawn from directly.
     positive_fraction : float in [0, 1], optional
         If given, ``round(positive_fraction * n)`` images are matches and the
         rest are not (each drawn uniformly among the images of its kind), in
@@ -93,9 +95,13 @@ def make_line_images(n, *, seed=0, positive_fraction=None) -> tuple[np.ndarray, 
     >>> images.shape, labels.shape
     ((1000, 3, 3), (1000,))
     """
-    n = as_int("make_line_images", "n", n, minimum=1)
-    seed = as_int("make_line_images", "seed", seed, minimum=0)
-    rng = np.random.default_rng(seed)
+    func = "make_line_images"
+    n = as_int(func, "n", n, minimum=1)
+    if positive_fraction is not None:
+        positive_fraction = as_real(
+            func, "positive_fraction", positive_fraction, at_least=0, at_most=1
+        )
+    rng = as_generator(func, "rng", rng)
     if positive_fraction is None:
         images = rng.integers(0, 2, size=(n, 3, 3)).astype(np.float64)
     else:
@@ -110,16 +116,7 @@ def _line_oracle(images: np.ndarray) -> np.ndarray:
     return (scores == LINE_TEMPLATE.sum()).astype(np.float64)
 
 
-def _balanced_line_images(n: int, fraction, rng: np.random.Generator) -> np.ndarray:
-    if isinstance(fraction, bool) or not isinstance(fraction, int | float | np.floating):
-        raise TypeError(
-            f"make_line_images: positive_fraction must be a number in [0, 1] or None, "
-            f"got {describe(fraction)}"
-        )
-    if not 0 <= fraction <= 1:
-        raise ValueError(
-            f"make_line_images: positive_fraction must lie in [0, 1], got {fraction!r}"
-        )
+def _balanced_line_images(n: int, fraction: float, rng: np.random.Generator) -> np.ndarray:
     n_pos = round(fraction * n)
     # A match is a random image with its middle column lit: uniform among matches.
     positives = rng.integers(0, 2, size=(n_pos, 3, 3)).astype(np.float64)
@@ -155,19 +152,20 @@ def _digits_split(test_size, seed: int) -> tuple[np.ndarray, ...]:
     return tuple(parts)
 
 
-def load_digits(*, test_size=0.25, seed=0, dtype=np.float32):
+def load_digits(*, test_size=0.25, rng=0, dtype=np.float32):
     """scikit-learn's 1797 handwritten 8 x 8 digits, split into training and test sets.
 
     The images ship inside scikit-learn (nothing is downloaded). Pixel values,
     0 to 16 in the original, are divided by 16. The split is stratified (each
-    digit is equally common in both parts) and fixed by ``seed``.
+    digit is equally common in both parts) and fixed by ``rng``.
 
     Parameters
     ----------
     test_size : float in (0, 1) or int, default 0.25
         The fraction (or the number) of images in the test set.
-    seed : int, default 0
-        Seed of the shuffle before the split.
+    rng : int, numpy.random.Generator or None, default 0
+        Seed of the shuffle before the split (scikit-learn's ``random_state``;
+        ``None`` means 0). A Generator gives the seed by drawing one int.
     dtype : float dtype, default np.float32
         dtype of the images.
 
@@ -191,10 +189,46 @@ def load_digits(*, test_size=0.25, seed=0, dtype=np.float32):
         )
     if isinstance(test_size, float | np.floating) and not 0 < test_size < 1:
         raise ValueError(f"{func}: test_size must be a fraction in (0, 1), got {test_size!r}")
-    seed = as_int(func, "seed", seed, minimum=0)
-    dtype = _float_dtype(func, dtype)
+    seed = as_seed(func, "rng", rng)
+    dtype = as_float_dtype(func, dtype)
     x_train, x_test, y_train, y_test = _digits_split(test_size, seed)
     return x_train.astype(dtype), y_train.copy(), x_test.astype(dtype), y_test.copy()
+
+
+#: How many of :func:`load_digits`'s training images :func:`digits_split` sets aside.
+VALIDATION_SIZE = 300
+
+
+def digits_split():
+    """The digits of lessons 9 and 10: training, validation and test sets.
+
+    :func:`load_digits` with its defaults gives 1347 training and 450 test
+    images, shuffled and stratified; the last :data:`VALIDATION_SIZE` (300)
+    training images are set aside for validation (a random sample, since the
+    split shuffled them), leaving 1047 to train on. The check of lesson 9
+    trains on exactly these.
+
+    Returns
+    -------
+    x_train : ndarray of shape (1047, 1, 8, 8), float32
+        Values in [0, 1].
+    y_train : ndarray of shape (1047,), int64
+    x_val : ndarray of shape (300, 1, 8, 8), float32
+    y_val : ndarray of shape (300,), int64
+    x_test : ndarray of shape (450, 1, 8, 8), float32
+    y_test : ndarray of shape (450,), int64
+
+    Every call returns fresh arrays.
+
+    Examples
+    --------
+    >>> x_train, y_train, x_val, y_val, x_test, y_test = digits_split()
+    >>> len(x_train), len(x_val), len(x_test)
+    (1047, 300, 450)
+    """
+    x_train, y_train, x_test, y_test = load_digits()
+    cut = len(x_train) - VALIDATION_SIZE
+    return x_train[:cut], y_train[:cut], x_train[cut:], y_train[cut:], x_test, y_test
 
 
 # ------------------------------------------------------------------------ IDX / MNIST
@@ -330,7 +364,7 @@ def load_mnist(directory, kind="train", *, dtype=np.float32) -> tuple[np.ndarray
     directory = _as_path(func, "directory", directory)
     if kind not in ("train", "test"):
         raise ValueError(f"{func}: kind must be 'train' or 'test', got {describe(kind)}")
-    dtype = _float_dtype(func, dtype)
+    dtype = as_float_dtype(func, dtype)
     if not directory.is_dir():
         raise FileNotFoundError(
             f"{func}: no directory {str(directory)!r}; expected a folder holding {_MNIST_NAMES}"

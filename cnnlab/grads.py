@@ -295,7 +295,7 @@ def cross_entropy_backward(logits, labels) -> np.ndarray:
     """
     func = "cross_entropy_backward"
     z = as_float_array(func, "logits", logits, ndim=2, layout="(N, K)")
-    labels = as_labels(func, labels, n=z.shape[0], num_classes=z.shape[1])
+    labels = as_labels(func, labels, n=z.shape[0], num_classes=z.shape[1], per="row of logits")
     if z.shape[0] == 0:
         raise ValueError(f"{func}: logits must hold at least one example, got shape (0, K)")
     grad = softmax(z, axis=1)

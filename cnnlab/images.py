@@ -5,7 +5,7 @@ A colour photograph is a grid of pixels, each holding three numbers from 0 to
 it *height first, channels last*, ``(H, W, 3)`` ("HWC"); deep-learning
 frameworks want the channels first, ``(3, H, W)`` ("CHW"), and batches as
 ``(N, C, H, W)``. This module moves between the two and prepares photos for the
-lessons: :func:`load_photo` (an espresso cup shipped with scikit-image, or
+lessons: :func:`load_photo` (an espresso cup shipped inside cnnlab, or
 Grace Hopper shipped with matplotlib, nothing is downloaded), :func:`to_grayscale`,
 :func:`normalize` (0-255 to 0-1) and :func:`resize`.
 """
@@ -13,10 +13,11 @@ Grace Hopper shipped with matplotlib, nothing is downloaded), :func:`to_grayscal
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import numpy as np
 
-from cnnlab._validation import as_float_array, as_int, describe, int_pair
+from cnnlab._validation import as_array, as_float_array, as_int, describe, int_pair
 
 __all__ = [
     "LUMA_WEIGHTS",
@@ -38,25 +39,8 @@ LUMA_WEIGHTS.flags.writeable = False
 #: The photos :func:`load_photo` knows, all shipped inside installed packages.
 PHOTO_NAMES = ("coffee", "grace_hopper")
 
-
-# ---------------------------------------------------------------------------- helpers
-
-
-def _as_image(func: str, name: str, value) -> np.ndarray:
-    """``value`` as a numeric ndarray of unchanged dtype (uint8 stays uint8)."""
-    if isinstance(value, str | bytes) or value is None:
-        raise TypeError(f"{func}: {name} must be a numpy array of numbers, got {describe(value)}")
-    try:
-        array = np.asarray(value)
-    except (ValueError, TypeError) as error:  # ragged nested lists
-        raise TypeError(
-            f"{func}: {name} must be a numpy array of numbers, got {describe(value)} ({error})"
-        ) from None
-    if array.dtype.kind not in "buif":
-        raise TypeError(
-            f"{func}: {name} must hold real numbers (float or int), got dtype {array.dtype}"
-        )
-    return array
+#: Where cnnlab keeps its own photo files (their origin and licence: README.md there).
+PHOTO_DIR = Path(__file__).parent / "photos"
 
 
 # ------------------------------------------------------------------------ sample photos
@@ -65,18 +49,16 @@ def _as_image(func: str, name: str, value) -> np.ndarray:
 @functools.cache
 def _decoded_photo(name: str) -> np.ndarray:
     """Decode a bundled photo once; read-only so that the cached copy cannot be spoiled."""
-    if name == "coffee":
-        from skimage import data  # imported here: scikit-image is slow to import
+    from PIL import Image
 
-        photo = np.asarray(data.coffee())
+    if name == "coffee":
+        path = PHOTO_DIR / "coffee.png"
     else:
         from matplotlib import cbook
-        from PIL import Image
 
         path = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
-        with Image.open(path) as file:
-            photo = np.asarray(file.convert("RGB"))
-    photo = np.array(photo, dtype=np.uint8)
+    with Image.open(path) as file:
+        photo = np.array(file.convert("RGB"), dtype=np.uint8)
     photo.flags.writeable = False
     return photo
 
@@ -86,8 +68,8 @@ def load_photo(name="coffee", size=64) -> np.ndarray:
 
     Both photos ship inside installed packages, so nothing is downloaded:
 
-    - ``"coffee"``: a cup of espresso on a saucer, 400 x 600 pixels (height x width), from
-      ``skimage.data.coffee()``;
+    - ``"coffee"``: a cup of espresso on a saucer, 400 x 600 pixels (height x width),
+      shipped inside cnnlab (scikit-image's ``data.coffee()`` sample, CC0);
     - ``"grace_hopper"``: a portrait of the computer scientist Grace Hopper,
       600 x 512 pixels (height x width), from matplotlib's sample data.
 
@@ -222,7 +204,7 @@ def normalize(image) -> np.ndarray:
 
 def _move_channels(func: str, image, *, to_first: bool) -> np.ndarray:
     before, after = ("(H, W, C)", "(N, H, W, C)") if to_first else ("(C, H, W)", "(N, C, H, W)")
-    image = _as_image(func, "image", image)
+    image = as_array(func, "image", image)
     if image.ndim not in (3, 4):
         raise ValueError(
             f"{func}: image must have 3 dimensions {before} or 4 dimensions {after}, "
@@ -315,7 +297,7 @@ def resize(image, size) -> np.ndarray:
     """
     from PIL import Image
 
-    image = _as_image("resize", "image", image)
+    image = as_array("resize", "image", image)
     if image.dtype.kind == "b":
         raise TypeError(
             "resize: image must hold numbers, got dtype bool; convert it with image.astype(float)"

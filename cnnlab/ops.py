@@ -611,7 +611,9 @@ def cross_entropy(logits, labels) -> float:
         The mean loss; ``log(K)`` for uniform scores, 0 for a certain, right answer.
     """
     z = as_float_array("cross_entropy", "logits", logits, ndim=2, layout="(N, K)")
-    labels = as_labels("cross_entropy", labels, n=z.shape[0], num_classes=z.shape[1])
+    labels = as_labels(
+        "cross_entropy", labels, n=z.shape[0], num_classes=z.shape[1], per="row of logits"
+    )
     if z.shape[0] == 0:
         raise ValueError("cross_entropy: logits must hold at least one example, got shape (0, K)")
     log_p = log_softmax(z, axis=1)

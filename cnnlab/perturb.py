@@ -19,33 +19,11 @@ Float input keeps its dtype; integer input is computed in float64.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from cnnlab._validation import as_float_array, as_int, describe
+from cnnlab._validation import as_float_array, as_generator, as_int, as_labels, as_real
 
 __all__ = ["add_noise", "blank_like", "confident_mistakes", "invert", "shift"]
-
-
-def _whole(func: str, name: str, value) -> int:
-    """An int of any sign (a number of pixels to move by)."""
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
-        raise TypeError(
-            f"{func}: {name} must be an int, a whole number of pixels (negative is allowed), "
-            f"got {describe(value)}"
-        )
-    return int(value)
-
-
-def _real(func: str, name: str, value, *, low: float, high: float = np.inf) -> float:
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{func}: {name} must be a number, got {describe(value)}")
-    value = float(value)
-    if not (np.isfinite(value) and low <= value <= high):
-        where = f"in [{low:g}, {high:g}]" if np.isfinite(high) else f">= {low:g}"
-        raise ValueError(f"{func}: {name} must be a finite number {where}, got {value!r}")
-    return value
 
 
 def _images(func: str, images, *, unit: bool = False) -> np.ndarray:
@@ -101,7 +79,8 @@ def shift(images, dy, dx) -> np.ndarray:
     """
     func = "shift"
     images = _images(func, images)
-    dy, dx = _whole(func, "dy", dy), _whole(func, "dx", dx)
+    # Any sign: a negative dy moves up, a negative dx left.
+    dy, dx = as_int(func, "dy", dy, minimum=None), as_int(func, "dx", dx, minimum=None)
     height, width = images.shape[-2:]
     out = np.zeros_like(images)
     if abs(dy) >= height or abs(dx) >= width:
@@ -137,12 +116,12 @@ def invert(images) -> np.ndarray:
     return (1 - images).astype(images.dtype, copy=False)
 
 
-def add_noise(images, std, *, seed=0) -> np.ndarray:
+def add_noise(images, std, *, rng=0) -> np.ndarray:
     """Add Gaussian noise to every pixel, then clip the result to [0, 1].
 
     ``out = clip(images + std * z, 0, 1)`` with ``z`` drawn from the standard
-    normal distribution by ``numpy.random.default_rng(seed)``: the same seed
-    gives the same noise.
+    normal distribution by ``numpy.random.default_rng(rng)`` (or by ``rng``
+    itself, a Generator): the same seed gives the same noise.
 
     Parameters
     ----------
@@ -151,7 +130,8 @@ def add_noise(images, std, *, seed=0) -> np.ndarray:
     std : float >= 0
         Standard deviation of the noise, in pixel units (0.1 is 10 % of the
         range from black to white); 0 returns a copy.
-    seed : int >= 0, default 0
+    rng : int >= 0, numpy.random.Generator or None, default 0
+        The seed of the noise (``None`` means 0), or a Generator to draw it from.
 
     Returns
     -------
@@ -159,9 +139,9 @@ def add_noise(images, std, *, seed=0) -> np.ndarray:
     """
     func = "add_noise"
     images = _images(func, images, unit=True)
-    std = _real(func, "std", std, low=0.0)
-    rng = np.random.default_rng(as_int(func, "seed", seed, minimum=0))
-    noisy = images + std * rng.standard_normal(images.shape)
+    std = as_real(func, "std", std, at_least=0)
+    noise = as_generator(func, "rng", rng).standard_normal(images.shape)
+    noisy = images + std * noise
     return np.clip(noisy, 0, 1).astype(images.dtype)
 
 
@@ -181,30 +161,11 @@ def blank_like(images, value=0.0) -> np.ndarray:
         Float input keeps its dtype; integer input gives float64.
     """
     images = _images("blank_like", images)
-    value = _real("blank_like", "value", value, low=-np.inf)
+    value = as_real("blank_like", "value", value)
     return np.full_like(images, value)
 
 
 # ------------------------------------------------------------------ confident mistakes
-
-
-def _labels(func: str, labels, n: int, num_classes: int) -> np.ndarray:
-    if isinstance(labels, str | bytes) or labels is None:
-        raise TypeError(f"{func}: labels must be an array of class indices, got {describe(labels)}")
-    array = np.asarray(labels)
-    if array.dtype.kind not in "iu":
-        raise TypeError(f"{func}: labels must hold integer class indices, got dtype {array.dtype}")
-    if array.shape != (n,):
-        raise ValueError(
-            f"{func}: labels must have shape ({n},), one class per row of probabilities, "
-            f"got shape {array.shape}"
-        )
-    if n and (array.min() < 0 or array.max() >= num_classes):
-        raise ValueError(
-            f"{func}: labels must lie in [0, {num_classes}) for {num_classes} classes, "
-            f"got values from {array.min()} to {array.max()}"
-        )
-    return array
 
 
 def confident_mistakes(probabilities, labels, threshold=0.9) -> np.ndarray:
@@ -252,8 +213,8 @@ def confident_mistakes(probabilities, labels, threshold=0.9) -> np.ndarray:
             f"{np.nanmin(probabilities):g} to {np.nanmax(probabilities):g}; "
             f"pass softmax(logits), not the logits"
         )
-    labels = _labels(func, labels, n, k)
-    threshold = _real(func, "threshold", threshold, low=0.0, high=1.0)
+    labels = as_labels(func, labels, n=n, num_classes=k, per="row of probabilities")
+    threshold = as_real(func, "threshold", threshold, at_least=0, at_most=1)
     predicted = probabilities.argmax(axis=1)
     confidence = probabilities.max(axis=1)
     wrong_and_sure = (predicted != labels) & (confidence >= threshold)

@@ -15,15 +15,15 @@ wrong that is, and stochastic gradient descent nudges the template downhill
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from cnnlab._validation import (
     as_float_array,
+    as_generator,
     as_int,
+    as_matching_matrices,
+    as_real,
     check_shape,
-    describe,
     int_pair,
     result_dtype,
 )
@@ -49,18 +49,6 @@ LINE_TEMPLATE.flags.writeable = False
 # ---------------------------------------------------------------------------- helpers
 
 
-def _positive_number(func: str, name: str, value, *, allow_zero: bool = False) -> float:
-    """A finite real number > 0 (or >= 0) as a Python float."""
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{func}: {name} must be a number, got {describe(value)}")
-    value = float(value)
-    bad = value < 0 if allow_zero else value <= 0
-    if bad or not np.isfinite(value):
-        kind = "non-negative" if allow_zero else "positive"
-        raise ValueError(f"{func}: {name} must be a finite {kind} number, got {value!r}")
-    return value
-
-
 def _template_and_images(func: str, template, images):
     template = as_float_array(func, "template", template, ndim=2, layout="(h, w)")
     images = as_float_array(func, "images", images, ndim=3, layout="(N, h, w)")
@@ -73,9 +61,19 @@ def _template_and_images(func: str, template, images):
 
 
 def _labels(func: str, labels, n: int) -> np.ndarray:
+    """The targets, one float per image; at least one image."""
     labels = as_float_array(func, "labels", labels, ndim=1, layout="(N,)")
     check_shape(func, "labels", labels, (n,), "one label per image")
+    if n == 0:
+        raise ValueError(f"{func}: images must hold at least one image, got N = 0")
     return labels
+
+
+def _loss_args(func: str, template, images, labels, scale):
+    """The checked arguments of :func:`template_loss` and its gradient."""
+    template, images = _template_and_images(func, template, images)
+    labels = _labels(func, labels, images.shape[0])
+    return template, images, labels, as_real(func, "scale", scale, above=0)
 
 
 def _predict(template: np.ndarray, images: np.ndarray, scale: float) -> np.ndarray:
@@ -115,14 +113,8 @@ def match_score(image, template) -> float:
 
 def _score(func: str, image, template) -> tuple[float, np.ndarray, np.ndarray]:
     """Validate ``image`` and ``template`` for ``func``; return the score and both arrays."""
-    image = as_float_array(func, "image", image, ndim=2, layout="(h, w)")
-    template = as_float_array(func, "template", template, ndim=2, layout="(h, w)")
-    if image.shape != template.shape:
-        raise ValueError(
-            f"{func}: image and template must have the same shape, got image "
-            f"{image.shape} and template {template.shape}; to slide a smaller template "
-            f"over a bigger image use cnnlab.correlate2d"
-        )
+    hint = "to slide a smaller template over a bigger image use cnnlab.correlate2d"
+    image, template = as_matching_matrices(func, ("image", "template"), image, template, hint=hint)
     return float(np.sum(image * template)), image, template
 
 
@@ -237,7 +229,7 @@ def template_predict(template, images, scale=3.0) -> np.ndarray:
         Always one value per image, even for ``N = 1``.
     """
     template, images = _template_and_images("template_predict", template, images)
-    scale = _positive_number("template_predict", "scale", scale)
+    scale = as_real("template_predict", "scale", scale, above=0)
     dtype = result_dtype(template, images)
     return _predict(template, images, scale).astype(dtype, copy=False)
 
@@ -260,11 +252,7 @@ def template_loss(template, images, labels, scale=3.0) -> float:
     float
         0 when every prediction equals its label.
     """
-    template, images = _template_and_images("template_loss", template, images)
-    labels = _labels("template_loss", labels, images.shape[0])
-    if images.shape[0] == 0:
-        raise ValueError("template_loss: images must hold at least one image, got N = 0")
-    scale = _positive_number("template_loss", "scale", scale)
+    template, images, labels, scale = _loss_args("template_loss", template, images, labels, scale)
     error = _predict(template, images, scale) - labels
     return float(np.mean(error**2))
 
@@ -289,11 +277,8 @@ def template_loss_gradient(template, images, labels, scale=3.0) -> np.ndarray:
     ndarray of shape (h, w)
         Points uphill: step against it to lower the loss.
     """
-    template, images = _template_and_images("template_loss_gradient", template, images)
-    labels = _labels("template_loss_gradient", labels, images.shape[0])
-    if images.shape[0] == 0:
-        raise ValueError("template_loss_gradient: images must hold at least one image, got N = 0")
-    scale = _positive_number("template_loss_gradient", "scale", scale)
+    func = "template_loss_gradient"
+    template, images, labels, scale = _loss_args(func, template, images, labels, scale)
     error = _predict(template, images, scale) - labels
     return _gradient(error, images, scale).astype(result_dtype(template, images), copy=False)
 
@@ -317,19 +302,19 @@ def sgd_step(params, grad, lr) -> np.ndarray:
     params = as_float_array("sgd_step", "params", params)
     grad = as_float_array("sgd_step", "grad", grad)
     check_shape("sgd_step", "grad", grad, params.shape, "one value per parameter")
-    lr = _positive_number("sgd_step", "lr", lr, allow_zero=True)
+    lr = as_real("sgd_step", "lr", lr, at_least=0)
     return (params - lr * grad).astype(params.dtype, copy=False)
 
 
 def learn_template(
-    images, labels, *, steps=1000, lr=0.1, batch_size=1, seed=0, scale=3.0
+    images, labels, *, steps=1000, lr=0.1, batch_size=1, rng=0, scale=3.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Learn a template from labelled images by stochastic gradient descent.
 
     Starts from a template of standard-normal random numbers; then, ``steps``
     times, draws ``batch_size`` examples at random (with replacement),
     records their :func:`template_loss` and takes one :func:`sgd_step` with
-    :func:`template_loss_gradient`. Everything random comes from ``seed``.
+    :func:`template_loss_gradient`. Everything random comes from ``rng``.
 
     Parameters
     ----------
@@ -343,8 +328,9 @@ def learn_template(
         Learning rate.
     batch_size : int, default 1
         Examples per step; 1 is "pure" SGD, one example at a time.
-    seed : int, default 0
-        Seed of the starting template and of the choice of examples.
+    rng : int, numpy.random.Generator or None, default 0
+        Seed (``None`` means 0) or Generator of the starting template and of
+        the choice of examples.
     scale : float, default 3.0
         Divisor of the prediction, see :func:`template_predict`.
 
@@ -359,15 +345,12 @@ def learn_template(
     func = "learn_template"
     images = as_float_array(func, "images", images, ndim=3, layout="(N, h, w)")
     labels = _labels(func, labels, images.shape[0])
-    if images.shape[0] == 0:
-        raise ValueError(f"{func}: images must hold at least one image, got N = 0")
     steps = as_int(func, "steps", steps, minimum=0)
-    lr = _positive_number(func, "lr", lr)
+    lr = as_real(func, "lr", lr, above=0)
     batch_size = as_int(func, "batch_size", batch_size, minimum=1)
-    seed = as_int(func, "seed", seed, minimum=0)
-    scale = _positive_number(func, "scale", scale)
+    rng = as_generator(func, "rng", rng)
+    scale = as_real(func, "scale", scale, above=0)
 
-    rng = np.random.default_rng(seed)
     images, labels = images.astype(np.float64), labels.astype(np.float64)
     template = rng.standard_normal(images.shape[1:])
     losses = np.empty(steps)

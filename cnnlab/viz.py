@@ -37,20 +37,57 @@ from dataclasses import dataclass
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.colors import CenteredNorm, Normalize
+from matplotlib.colors import Normalize
 from matplotlib.patches import Rectangle
 
 from cnnlab import ops
-from cnnlab._validation import as_float_array, as_int, describe, int_pair
+from cnnlab._draw import (
+    ACCENT,
+    BACKGROUND,
+    DIVERGING,
+    HIGHLIGHT,
+    IMAGE,
+    MAX_VALUE_SIDE,
+    MIN_FONTSIZE,
+    MUTED,
+    SECOND,
+    SEQUENTIAL,
+    TIMES,
+    CellText,
+    auto_fmt,
+    cell_fontsize,
+    draw_matrix,
+    format_value,
+    highlight,
+    shape_text,
+    style,
+)
+from cnnlab._validation import (
+    as_class_names,
+    as_float_array,
+    as_int,
+    as_labels,
+    as_matching_matrices,
+    describe,
+    int_pair,
+)
 
 __all__ = [
+    "ACCENT",
+    "BACKGROUND",
     "DIVERGING",
+    "HIGHLIGHT",
     "IMAGE",
+    "MAX_VALUE_SIDE",
+    "MIN_FONTSIZE",
+    "MUTED",
+    "SECOND",
     "SEQUENTIAL",
     "ConvolutionStep",
     "compare_images",
     "convolution_step",
     "plot_history",
+    "show_backprop",
     "show_channels",
     "show_confusion_matrix",
     "show_convolution_step",
@@ -63,31 +100,9 @@ __all__ = [
     "show_template_match",
 ]
 
-#: Colour map for unsigned values (feature maps after ReLU, counts, probabilities).
-SEQUENTIAL = "viridis"
-#: Colour map for signed values, always used with a norm centred on 0.
-DIVERGING = "RdBu_r"
-#: Colour map for images a learner should recognise (photos, digits, inputs).
-IMAGE = "gray"
-
-# Okabe-Ito colours, distinguishable with every common colour-vision deficiency.
-HIGHLIGHT = "#E69F00"  # orange: the current window, the current cell
-ACCENT = "#0072B2"  # blue: the winning bar, the training curve
-SECOND = "#D55E00"  # vermillion: the validation curve
-MUTED = "#BBBBBB"  # grey: everything else
-
-TIMES = "\N{MULTIPLICATION SIGN}"
-#: The background of every figure: opaque, so that a dark theme does not show through.
-BACKGROUND = "white"
-
 # Figures the lessons make with plt.subplots get the same background as cnnlab's own.
 mpl.rcParams["figure.facecolor"] = BACKGROUND
 mpl.rcParams["savefig.facecolor"] = BACKGROUND
-
-#: Largest matrix side whose values are written in the cells by default.
-MAX_VALUE_SIDE = 16
-#: Values are not written by default when they would need a smaller font than this.
-MIN_FONTSIZE = 6.0
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -122,89 +137,6 @@ def _grid(fig, n: int, ncols: int = 8):
     return list(axes[:n])
 
 
-def _style(
-    a: np.ndarray, cmap=None, default: str = SEQUENTIAL, vmin=None, vmax=None, centred=False
-):
-    """Pick a colour map and norm: diverging and centred on 0 when ``a`` has negatives.
-
-    ``vmin``/``vmax`` fix the range (the other end comes from the data). A
-    binary matrix is always drawn on 0..1, so an all-ones image looks "on".
-    ``centred`` draws on :data:`DIVERGING` centred on 0 whatever the signs, as
-    every kernel is drawn.
-    """
-    finite = a[np.isfinite(a)]
-    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    if centred:
-        return cmap or DIVERGING, CenteredNorm(vcenter=0.0, halfrange=max(-low, high) or 1.0)
-    if vmin is not None or vmax is not None:
-        low = low if vmin is None else float(vmin)
-        high = high if vmax is None else float(vmax)
-        if not low < high:
-            raise ValueError(f"vmin must be below vmax, got vmin={low} and vmax={high}")
-        return cmap or (DIVERGING if low < 0 < high else default), Normalize(low, high)
-    if finite.size and np.isin(finite, (0.0, 1.0)).all():
-        return cmap or default, Normalize(vmin=0.0, vmax=1.0)
-    if low < 0:
-        return cmap or DIVERGING, CenteredNorm(vcenter=0.0, halfrange=max(-low, high) or 1.0)
-    if high == low:  # a constant matrix: keep it mid-scale rather than divide by zero
-        low, high = low - 1.0, high + 1.0
-    return cmap or default, Normalize(vmin=low, vmax=high)
-
-
-def _auto_fmt(a: np.ndarray) -> str:
-    finite = a[np.isfinite(a)]
-    if finite.size == 0:
-        return "g"
-    biggest = float(np.abs(finite).max())
-    if np.all(finite == np.round(finite)) and biggest < 1e6:
-        return ".0f"
-    return ".2f" if biggest < 10 else ".1f" if biggest < 1000 else ".0f"
-
-
-def _fontsize(width_pt: float, height_pt: float, shape, longest: int) -> float:
-    """A font size that lets ``longest`` characters fit in one cell of a matrix."""
-    cell = min(width_pt / shape[1], height_pt / shape[0])
-    return float(np.clip(min(0.35 * cell, 0.8 * cell / (0.65 * max(longest, 2))), 4.0, 14.0))
-
-
-def _cell_fontsize(ax, shape, longest: int) -> float:
-    """The font size of :func:`_fontsize`, estimated before the figure is laid out."""
-    fig = ax.get_figure()
-    box = ax.get_position()
-    return _fontsize(
-        box.width * fig.get_figwidth() * 72, box.height * fig.get_figheight() * 72, shape, longest
-    )
-
-
-class _CellText(mpl.text.Text):
-    """A value written in a matrix cell, whose font follows the cell's final size.
-
-    The size of an axes is only known once the figure is laid out (constrained
-    layout, fixed aspect), so the font size is settled when the text is drawn.
-    """
-
-    def __init__(self, x, y, text, *, shape, longest, **kwargs):
-        super().__init__(x, y, text, ha="center", va="center", **kwargs)
-        self._shape, self._longest = shape, longest
-        self.set_in_layout(False)
-
-    def draw(self, renderer):
-        box = self.axes.get_window_extent(renderer)
-        to_pt = 72.0 / self.figure.dpi
-        size = _fontsize(box.width * to_pt, box.height * to_pt, self._shape, self._longest)
-        if abs(size - self.get_fontsize()) > 0.05:  # no change, no stale figure, no redraw loop
-            self.set_fontsize(size)
-        super().draw(renderer)
-
-
-def _format(value: float, fmt: str, *, trim: bool = False) -> str:
-    """``value`` formatted; ``trim`` drops trailing zeros ("0.50" -> "0.5", "1.00" -> "1")."""
-    text = format(float(value) + 0.0, fmt)  # + 0.0 turns -0.0 into 0.0
-    if trim and "." in text and "e" not in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
-
-
 def _check_matrix(func: str, name: str, a) -> np.ndarray:
     a = as_float_array(func, name, a, ndim=(2, 3), layout="(H, W) or (H, W, 3)")
     if a.ndim == 3 and a.shape[2] not in (3, 4):
@@ -215,75 +147,6 @@ def _check_matrix(func: str, name: str, a) -> np.ndarray:
     if 0 in a.shape:
         raise ValueError(f"{func}: {name} must not be empty, got shape {a.shape}")
     return a
-
-
-def _rgb(a: np.ndarray) -> np.ndarray:
-    """A colour image as floats in [0, 1] for imshow (0-255 values are scaled)."""
-    return np.clip(a / 255.0 if np.nanmax(a) > 1.0 else a, 0.0, 1.0)
-
-
-def _draw_matrix(
-    ax, a, *, values=None, fmt=None, cmap=None, norm=None, default=SEQUENTIAL, grid=None
-):
-    """Draw a 2-D array on ``ax`` cell by cell, optionally with its values written in.
-
-    Returns the ``AxesImage``. Text is black or white, whichever contrasts
-    with the colour of its cell.
-    """
-    if a.ndim == 3:
-        image = ax.imshow(_rgb(a[..., :3]), interpolation="nearest")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        return image
-    if norm is None:
-        cmap, norm = _style(a, cmap, default)
-    colours = mpl.colormaps[cmap] if isinstance(cmap, str) else cmap
-    colours = colours.with_extremes(bad=(0.0, 0.0, 0.0, 0.0))  # NaN cells see-through
-    height, width = a.shape
-    if np.isnan(a).any():
-        ax.add_patch(
-            # under the image (zorder -1): it shows only through the see-through NaN cells
-            Rectangle(
-                (-0.5, -0.5), width, height, fill=False, hatch="///", ec=MUTED, lw=0, zorder=-1
-            )
-        )
-    image = ax.imshow(np.ma.masked_invalid(a), cmap=colours, norm=norm, interpolation="nearest")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    if grid is None:
-        grid = max(height, width) <= MAX_VALUE_SIDE
-    if grid:
-        ax.set_xticks(np.arange(-0.5, width), minor=True)
-        ax.set_yticks(np.arange(-0.5, height), minor=True)
-        ax.grid(which="minor", color="white", linewidth=1)
-        ax.tick_params(which="both", length=0)
-    if values or (values is None and max(height, width) <= MAX_VALUE_SIDE):
-        trim = fmt is None
-        fmt = fmt or _auto_fmt(a)
-        texts = {ij: _format(v, fmt, trim=trim) for ij, v in np.ndenumerate(a) if np.isfinite(v)}
-        longest = max((len(t) for t in texts.values()), default=1)
-        size = _cell_fontsize(ax, a.shape, longest)
-        if values is None and size < MIN_FONTSIZE:  # unreadable: better no numbers at all
-            texts = {}
-        for (i, j), text in texts.items():
-            red, green, blue, _ = colours(norm(a[i, j]))
-            luminance = 0.2126 * red + 0.7152 * green + 0.0722 * blue
-            colour = "black" if luminance > 0.5 else "white"
-            ax.add_artist(
-                _CellText(j, i, text, shape=a.shape, longest=longest, fontsize=size, color=colour)
-            )
-    return image
-
-
-def _highlight(ax, top: float, left: float, height: float, width: float, **style):
-    """Outline ``height x width`` cells starting at ``(top, left)``; returns the Rectangle."""
-    options = {"edgecolor": HIGHLIGHT, "linewidth": 3, "fill": False, "zorder": 5}
-    options.update(style)
-    return ax.add_patch(Rectangle((left - 0.5, top - 0.5), width, height, **options))
-
-
-def _shape_text(shape) -> str:
-    return f" {TIMES} ".join(str(s) for s in shape)
 
 
 # ----------------------------------------------------------------------- matrices
@@ -347,8 +210,8 @@ def show_matrix(
     ax = _axes(func, ax, (float(np.clip(side, 3.0, 6.0)),) * 2)
     norm = None
     if a.ndim == 2 and (centred or vmin is not None or vmax is not None):
-        cmap, norm = _style(a, cmap, SEQUENTIAL, vmin, vmax, centred and vmin is None)
-    _draw_matrix(ax, a, values=values, fmt=fmt, cmap=cmap, norm=norm)
+        cmap, norm = style(a, cmap, SEQUENTIAL, vmin, vmax, centred and vmin is None)
+    draw_matrix(ax, a, values=values, fmt=fmt, cmap=cmap, norm=norm)
     if title is not None:
         ax.set_title(title)
     return ax
@@ -408,9 +271,9 @@ def compare_images(
     ):
         colours, norm = cmap, None
         if a.ndim == 2 and (flags[k] or vmin is not None or vmax is not None):
-            colours, norm = _style(a, cmap, IMAGE, vmin, vmax, flags[k] and vmin is None)
-        _draw_matrix(ax, a, values=values, cmap=colours, norm=norm, default=IMAGE, grid=False)
-        ax.set_title(titles[k] if titles is not None else _shape_text(a.shape))
+            colours, norm = style(a, cmap, IMAGE, vmin, vmax, flags[k] and vmin is None)
+        draw_matrix(ax, a, values=values, cmap=colours, norm=norm, default=IMAGE, grid=False)
+        ax.set_title(titles[k] if titles is not None else shape_text(a.shape))
     return fig
 
 
@@ -442,13 +305,13 @@ def show_channels(image, *, fig=None):
     top = 255.0 if raw.dtype.kind in "iu" or np.nanmax(a) > 1.0 else 1.0
     fig = _figure(func, fig, (13, 4.0))
     axes = fig.subplots(1, 4)
-    _draw_matrix(axes[0], a)
-    axes[0].set_title(f"photo, {_shape_text(a.shape)}")
+    draw_matrix(axes[0], a)
+    axes[0].set_title(f"photo, {shape_text(a.shape)}")
     for c, (ax, name, cmap) in enumerate(
         zip(axes[1:], ("red", "green", "blue"), ("Reds", "Greens", "Blues"), strict=True)
     ):
-        _draw_matrix(ax, a[..., c], cmap=cmap, norm=Normalize(0.0, top))
-        ax.set_title(f"{name} channel, {_shape_text(a.shape[:2])}")
+        draw_matrix(ax, a[..., c], cmap=cmap, norm=Normalize(0.0, top))
+        ax.set_title(f"{name} channel, {shape_text(a.shape[:2])}")
     fig.suptitle(f"every pixel holds 3 numbers from 0 to {top:g}: red, green, blue")
     return fig
 
@@ -471,13 +334,8 @@ def show_template_match(image, template, *, fig=None):
         (score = number of ones in the template).
     """
     func = "show_template_match"
-    image = as_float_array(func, "image", image, ndim=2, layout="(h, w)")
-    template = as_float_array(func, "template", template, ndim=2, layout="(h, w)")
-    if image.shape != template.shape:
-        raise ValueError(
-            f"{func}: image and template must have the same shape, got image {image.shape} "
-            f"and template {template.shape}; use show_convolution_step to slide a template"
-        )
+    hint = "use show_convolution_step to slide a template"
+    image, template = as_matching_matrices(func, ("image", "template"), image, template, hint=hint)
     products = image * template
     score = float(ops.correlate2d(image, template)[0, 0])
     fig = _figure(func, fig, (11, 3.2))
@@ -488,8 +346,8 @@ def show_template_match(image, template, *, fig=None):
         ("image", f"{TIMES} template", "= products"),
         strict=True,
     ):
-        cmap, norm = _style(a, centred=a is template)  # a template is drawn as a kernel
-        _draw_matrix(ax, a, cmap=cmap, norm=norm)
+        cmap, norm = style(a, centred=a is template)  # a template is drawn as a kernel
+        draw_matrix(ax, a, cmap=cmap, norm=norm)
         ax.set_title(title)
     verdict = ""
     if all(np.isin(m, (0.0, 1.0)).all() for m in (image, template)) and template.any():
@@ -499,7 +357,7 @@ def show_template_match(image, template, *, fig=None):
     axes[3].text(
         0.5,
         0.5,
-        f"sum = {_format(score, _auto_fmt(products))}{verdict}",
+        f"sum = {format_value(score, auto_fmt(products))}{verdict}",
         ha="center",
         va="center",
         fontsize=16,
@@ -609,11 +467,11 @@ def show_convolution_step(image, kernel, row, col, *, stride=1, padding=0, fig=N
     ph, pw = int_pair(func, "padding", padding, minimum=0)
     fig = _figure(func, fig, (16, 3.8))
     axes = fig.subplots(1, 5, width_ratios=[2, 1, 1, 1, 2])
-    cmap_in, norm_in = _style(step.padded, cmap, IMAGE)
-    _draw_matrix(axes[0], step.padded, cmap=cmap_in, norm=norm_in)
+    cmap_in, norm_in = style(step.padded, cmap, IMAGE)
+    draw_matrix(axes[0], step.padded, cmap=cmap_in, norm=norm_in)
     if ph or pw:
         height, width = step.padded.shape
-        _highlight(
+        highlight(
             axes[0],
             ph,
             pw,
@@ -624,22 +482,22 @@ def show_convolution_step(image, kernel, row, col, *, stride=1, padding=0, fig=N
             linestyle="--",
             zorder=4,
         )
-    _highlight(axes[0], step.top, step.left, kh, kw)
-    shape = _shape_text(step.padded.shape[:2])
+    highlight(axes[0], step.top, step.left, kh, kw)
+    shape = shape_text(step.padded.shape[:2])
     padded_note = f", padded to {shape}" if (ph or pw) else ""
-    axes[0].set_title(f"input {_shape_text(np.shape(image))}{padded_note}")
-    _draw_matrix(axes[1], step.window, cmap=cmap_in, norm=norm_in)
+    axes[0].set_title(f"input {shape_text(np.shape(image))}{padded_note}")
+    draw_matrix(axes[1], step.window, cmap=cmap_in, norm=norm_in)
     axes[1].set_title(f"window at ({step.top}, {step.left})")
-    kernel_cmap, kernel_norm = _style(np.asarray(kernel, dtype=float), centred=True)
-    _draw_matrix(axes[2], np.asarray(kernel, dtype=float), cmap=kernel_cmap, norm=kernel_norm)
+    kernel_cmap, kernel_norm = style(np.asarray(kernel, dtype=float), centred=True)
+    draw_matrix(axes[2], np.asarray(kernel, dtype=float), cmap=kernel_cmap, norm=kernel_norm)
     axes[2].set_title(f"{TIMES} kernel")
-    _draw_matrix(axes[3], step.products)
+    draw_matrix(axes[3], step.products)
     axes[3].set_title(f"= products, sum {step.value:.3g}")
-    cmap_out, norm_out = _style(step.output)
-    _draw_matrix(axes[4], step.partial, cmap=cmap_out, norm=norm_out)
-    _highlight(axes[4], step.row, step.col, 1, 1)
+    cmap_out, norm_out = style(step.output)
+    draw_matrix(axes[4], step.partial, cmap=cmap_out, norm=norm_out)
+    highlight(axes[4], step.row, step.col, 1, 1)
     axes[4].set_title(
-        f"output {_shape_text(step.output.shape)}, cell ({step.row}, {step.col}) = {step.value:.3g}"
+        f"output {shape_text(step.output.shape)}, cell ({step.row}, {step.col}) = {step.value:.3g}"
     )
     return fig
 
@@ -681,13 +539,13 @@ def show_kernels(weight, *, channel=0, fig=None, ncols=8):
         kernels = weight[:, channel]
         which = f"input channel {channel} of {n_channels}"
     ncols = as_int(func, "ncols", ncols, minimum=1)
-    cmap, norm = _style(kernels, centred=True)
+    cmap, norm = style(kernels, centred=True)
     columns = min(n_filters, ncols)
     fig = _figure(func, fig, (1.6 * columns + 0.4, 1.7 * math.ceil(n_filters / columns) + 0.5))
     for f, ax in enumerate(_grid(fig, n_filters, ncols)):
-        _draw_matrix(ax, kernels[f], cmap=cmap, norm=norm)
+        draw_matrix(ax, kernels[f], cmap=cmap, norm=norm)
         ax.set_title(f"filter {f}", fontsize=9)
-    fig.suptitle(f"{n_filters} kernels of {_shape_text(kernels.shape[1:])}, {which}")
+    fig.suptitle(f"{n_filters} kernels of {shape_text(kernels.shape[1:])}, {which}")
     return fig
 
 
@@ -696,7 +554,7 @@ def _map_style(maps: np.ndarray):
     finite = maps[np.isfinite(maps)]
     if finite.size and finite.min() >= 0:
         return SEQUENTIAL, Normalize(0.0, float(finite.max()) or 1.0)
-    return _style(maps)
+    return style(maps)
 
 
 def show_feature_maps(maps, *, index=0, fig=None, ncols=8, max_maps=64, shared_scale=True):
@@ -741,10 +599,10 @@ def show_feature_maps(maps, *, index=0, fig=None, ncols=8, max_maps=64, shared_s
     for c, ax in enumerate(_grid(fig, len(shown), columns)):
         if not shared_scale:
             cmap, norm = _map_style(shown[c])
-        _draw_matrix(ax, shown[c], cmap=cmap, norm=norm, grid=False)
+        draw_matrix(ax, shown[c], cmap=cmap, norm=norm, grid=False)
         ax.set_title(f"map {c}", fontsize=9)
     more = f" (first {len(shown)} shown)" if len(shown) < len(maps) else ""
-    fig.suptitle(f"{len(maps)} feature maps of {_shape_text(maps.shape[1:])}{example}{more}")
+    fig.suptitle(f"{len(maps)} feature maps of {shape_text(maps.shape[1:])}{example}{more}")
     return fig
 
 
@@ -793,20 +651,20 @@ def show_pooling(x, kernel_size=2, stride=None, *, mode="max", row=0, col=0, fig
     top, left = row * step[0], col * step[1]
     fig = _figure(func, fig, (9, 4.2))
     axes = fig.subplots(1, 2, width_ratios=[x.shape[1], max(out.shape[1], x.shape[1] / 2)])
-    cmap, norm = _style(x)
-    _draw_matrix(axes[0], x, cmap=cmap, norm=norm)
-    _highlight(axes[0], top, left, *kernel)
+    cmap, norm = style(x)
+    draw_matrix(axes[0], x, cmap=cmap, norm=norm)
+    highlight(axes[0], top, left, *kernel)
     if mode == "max":
         window = x[top : top + kernel[0], left : left + kernel[1]]
         i, j = np.unravel_index(np.argmax(window), window.shape)
-        _highlight(axes[0], top + i, left + j, 1, 1, linewidth=2, linestyle=":", edgecolor="black")
-    axes[0].set_title(f"input {_shape_text(x.shape)}, window at ({top}, {left})")
-    _draw_matrix(axes[1], out, cmap=cmap, norm=norm)
-    _highlight(axes[1], row, col, 1, 1)
+        highlight(axes[0], top + i, left + j, 1, 1, linewidth=2, linestyle=":", edgecolor="black")
+    axes[0].set_title(f"input {shape_text(x.shape)}, window at ({top}, {left})")
+    draw_matrix(axes[1], out, cmap=cmap, norm=norm)
+    highlight(axes[1], row, col, 1, 1)
     name = "max" if mode == "max" else "average"
     axes[1].set_title(
-        f"{name} pool {_shape_text(kernel)}, stride {step[0] if step[0] == step[1] else step}"
-        f"\n→ {_shape_text(out.shape)}, cell ({row}, {col}) = {out[row, col]:.3g}"
+        f"{name} pool {shape_text(kernel)}, stride {step[0] if step[0] == step[1] else step}"
+        f"\n→ {shape_text(out.shape)}, cell ({row}, {col}) = {out[row, col]:.3g}"
     )
     return fig
 
@@ -841,7 +699,7 @@ def show_probabilities(probs, class_names=None, *, ax=None, title=None):
             f"{func}: probs must lie in [0, 1], got values from {probs.min():g} to "
             f"{probs.max():g}; pass softmax(logits), not the logits"
         )
-    names = _class_names(func, class_names, probs.size)
+    names = as_class_names(func, class_names, probs.size)
     best = int(np.argmax(probs))
     ax = _axes(func, ax, (max(4.0, 0.6 * probs.size + 1.5), 3.2))
     colours = [ACCENT if k == best else MUTED for k in range(probs.size)]
@@ -887,32 +745,6 @@ class _BarLabel(mpl.text.Text):
         super().draw(renderer)
 
 
-def _class_names(func: str, class_names, k: int) -> list[str]:
-    if class_names is None:
-        return [str(c) for c in range(k)]
-    if isinstance(class_names, str):
-        raise TypeError(f"{func}: class_names must be a list of names, got {describe(class_names)}")
-    names = [str(name) for name in class_names]
-    if len(names) != k:
-        raise ValueError(
-            f"{func}: class_names must have {k} entries, one per class, got {len(names)}"
-        )
-    return names
-
-
-def _classes(func: str, name: str, value) -> np.ndarray:
-    array = np.asarray(value)
-    if array.dtype.kind == "f" and np.all(np.isfinite(array)) and np.all(array == np.round(array)):
-        array = array.astype(np.int64)
-    if array.dtype.kind not in "iu" or array.ndim != 1:
-        raise ValueError(
-            f"{func}: {name} must be a 1-D array of integer class indices, got {describe(value)}"
-        )
-    if array.size and array.min() < 0:
-        raise ValueError(f"{func}: {name} must not hold negative classes, got {array.min()}")
-    return array
-
-
 def show_confusion_matrix(y_true, y_pred, class_names=None, *, num_classes=None, ax=None):
     """Count how often each true class is predicted as each class.
 
@@ -937,7 +769,7 @@ def show_confusion_matrix(y_true, y_pred, class_names=None, *, num_classes=None,
         happens is white, its 0 in grey.
     """
     func = "show_confusion_matrix"
-    y_true, y_pred = _classes(func, "y_true", y_true), _classes(func, "y_pred", y_pred)
+    y_true, y_pred = as_labels(func, y_true, name="y_true"), as_labels(func, y_pred, name="y_pred")
     if y_true.shape != y_pred.shape or y_true.size == 0:
         raise ValueError(
             f"{func}: y_true and y_pred must be non-empty and of the same length, "
@@ -949,7 +781,7 @@ def show_confusion_matrix(y_true, y_pred, class_names=None, *, num_classes=None,
     num_classes = as_int(func, "num_classes", num_classes, minimum=1)
     if seen > num_classes:
         raise ValueError(f"{func}: found class {seen - 1}, but there are {num_classes} classes")
-    names = _class_names(func, class_names, num_classes)
+    names = as_class_names(func, class_names, num_classes)
     counts = np.bincount(y_true * num_classes + y_pred, minlength=num_classes**2)
     counts = counts.reshape(num_classes, num_classes)
     ax = _axes(func, ax, (float(np.clip(0.5 * num_classes + 2, 3.5, 8)),) * 2)
@@ -988,7 +820,7 @@ def _draw_confusions(ax, counts: np.ndarray) -> None:
     ax.grid(which="minor", color=MUTED, linewidth=0.6)
     ax.tick_params(which="both", length=0)
     longest = len(str(int(counts.max())))
-    size = _cell_fontsize(ax, counts.shape, longest)
+    size = cell_fontsize(ax, counts.shape, longest)
     for (i, j), count in np.ndenumerate(counts):
         if i != j and count:
             red, green, blue, _ = colours(norm(count))
@@ -997,7 +829,7 @@ def _draw_confusions(ax, counts: np.ndarray) -> None:
         else:
             colour = "black" if i == j else "#909090"  # a 0 off the diagonal: nothing to see
         ax.add_artist(
-            _CellText(j, i, str(int(count)), shape=counts.shape, longest=longest, fontsize=size,
+            CellText(j, i, str(int(count)), shape=counts.shape, longest=longest, fontsize=size,
                       color=colour)
         )  # fmt: skip
 
@@ -1030,7 +862,7 @@ def show_misclassified(images, y_true, y_pred, *, max_images=16, fig=None, ncols
                 f"{func}: images must have one channel, (N, 1, H, W), got shape {images.shape}"
             )
         images = images[:, 0]
-    y_true, y_pred = _classes(func, "y_true", y_true), _classes(func, "y_pred", y_pred)
+    y_true, y_pred = as_labels(func, y_true, name="y_true"), as_labels(func, y_pred, name="y_pred")
     if not len(images) == y_true.size == y_pred.size:
         raise ValueError(
             f"{func}: images, y_true and y_pred must have the same length, got "
@@ -1054,11 +886,110 @@ def show_misclassified(images, y_true, y_pred, *, max_images=16, fig=None, ncols
     columns = min(shown.size, as_int(func, "ncols", ncols, minimum=1))
     fig = _figure(func, fig, (1.5 * columns + 0.3, 1.7 * math.ceil(shown.size / columns) + 0.5))
     for ax, n in zip(_grid(fig, shown.size, columns), shown, strict=True):
-        _draw_matrix(ax, images[n], cmap=IMAGE, values=False, grid=False)
+        draw_matrix(ax, images[n], cmap=IMAGE, values=False, grid=False)
         ax.set_title(f"pred {y_pred[n]} / true {y_true[n]}", fontsize=9)
     more = f", first {shown.size} shown" if shown.size < wrong.size else ""
     fig.suptitle(f"{wrong.size} of {len(images)} misclassified{more}")
     return fig
+
+
+# ----------------------------------------------------------------- backpropagation
+
+
+def show_backprop(names, shapes, operations, *, weights=None, ax=None):
+    """The forward pass as a chain of arrays, and the backward pass that runs under it.
+
+    The top row holds the arrays of the forward pass, from the input to the
+    loss, joined by the operations that compute them (blue arrows, left to
+    right); the bottom row holds the gradient of the loss with respect to each
+    of them, computed from the loss back to the input (red arrows, right to
+    left), each by the backward step of the operation above it (``flatten``'s
+    is a reshape). Weights feed their operation from above; their gradients
+    come out of the backward step below.
+
+    Parameters
+    ----------
+    names : sequence of str, length K + 1
+        The arrays, from the input to the loss, e.g. ``["x", "z1", ..., "L"]``.
+        The last one is the loss, a number: its own gradient is 1.
+    shapes : sequence of tuple or str, length K
+        The shape of every array but the loss, e.g. ``x.shape``.
+    operations : sequence of str, length K
+        The operation from each array to the next, e.g. ``"conv2d"``.
+    weights : mapping of int to mapping of str to tuple, optional
+        The weights of operation ``k``, by name and shape, e.g.
+        ``{0: {"weight": (4, 1, 3, 3), "bias": (4,)}}``.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+        The boxes are its texts: the arrays first, each followed by its gradient.
+
+    Examples
+    --------
+    >>> ax = show_backprop(["x", "z", "L"], [(2, 3), (2, 4)], ["dense", "cross_entropy"])
+    >>> [t.get_text() for t in ax.texts][:4]
+    ['x\\n(2, 3)', 'dx\\n(2, 3)', 'z\\n(2, 4)', 'dz\\n(2, 4)']
+    """
+    func = "show_backprop"
+    names, shapes, operations = (
+        _texts(func, "names", names),
+        _texts(func, "shapes", shapes, strings_only=False),
+        _texts(func, "operations", operations),
+    )
+    steps = len(operations)
+    if steps == 0 or len(names) != steps + 1 or len(shapes) != steps:
+        raise ValueError(
+            f"{func}: give K + 1 names (the input to the loss), K shapes and K operations, "
+            f"K >= 1; got {len(names)} names, {len(shapes)} shapes, {len(operations)} operations"
+        )
+    weights = {} if weights is None else weights
+    if not isinstance(weights, Mapping) or not all(
+        isinstance(k, int) and 0 <= k < steps and isinstance(v, Mapping) for k, v in weights.items()
+    ):
+        raise TypeError(
+            f"{func}: weights must map an operation's index (0 to {steps - 1}) to its weights "
+            f"by name and shape, e.g. {{0: {{'weight': (4, 1, 3, 3)}}}}, got {describe(weights)}"
+        )
+    loss = names[-1]
+    ax = _axes(func, ax, (1.85 * len(names) + 0.05, 4.4))
+    ax.set_xlim(-1.25, steps + 0.55)
+    ax.set_ylim(-1.8, 2.5)
+    ax.axis("off")
+    box = {"boxstyle": "round,pad=0.3", "fc": "white", "ec": MUTED}
+    forward_arrow = {"arrowstyle": "-|>", "color": ACCENT, "lw": 1.8}
+    backward_arrow = {"arrowstyle": "-|>", "color": SECOND, "lw": 1.8}
+    for k, (name, shape) in enumerate(zip(names, [*shapes, "(a number)"], strict=True)):
+        ax.text(k, 1, f"{name}\n{shape}", ha="center", va="center", bbox=box)
+        label = f"d{loss}/d{loss} = 1" if k == steps else f"d{name}\n{shape}"
+        ax.text(k, -0.6, label, ha="center", va="center", color=SECOND, bbox=box)
+    for k, operation in enumerate(operations):
+        ax.annotate("", (k + 0.64, 1), (k + 0.36, 1), arrowprops=forward_arrow)
+        ax.text(k + 0.5, 1.28, operation, ha="center", fontsize=9, color=ACCENT)
+        ax.annotate("", (k + 0.36, -0.6), (k + 0.64, -0.6), arrowprops=backward_arrow)
+        back = "reshape" if operation == "flatten" else operation
+        ax.text(k + 0.5, -0.32, back, ha="center", fontsize=9, color=SECOND)
+    for k, named in sorted(weights.items()):
+        lines = [f"{name} {shape}" for name, shape in named.items()]
+        ax.text(k + 0.5, 2.15, "\n".join(lines), ha="center", va="center",
+                bbox={**box, "ec": HIGHLIGHT})  # fmt: skip
+        ax.annotate("", (k + 0.5, 1.55), (k + 0.5, 1.85), arrowprops={"arrowstyle": "-|>"})
+        ax.text(k + 0.5, -1.5, "\n".join("d" + line for line in lines), ha="center",
+                va="center", color=SECOND, bbox={**box, "ec": HIGHLIGHT})  # fmt: skip
+        ax.annotate("", (k + 0.5, -1.17), (k + 0.5, -0.78), arrowprops=backward_arrow)
+    ax.text(-1.2, 1, "forward", va="center", color=ACCENT, fontsize=12, weight="bold")
+    ax.text(-1.2, -0.6, "backward", va="center", color=SECOND, fontsize=12, weight="bold")
+    return ax
+
+
+def _texts(func: str, name: str, values, *, strings_only: bool = True) -> list[str]:
+    """A list of labels as strings; ``strings_only=False`` admits tuples such as shapes."""
+    if isinstance(values, str) or not isinstance(values, list | tuple):
+        raise TypeError(f"{func}: {name} must be a list, got {describe(values)}")
+    if strings_only and not all(isinstance(v, str) for v in values):
+        raise TypeError(f"{func}: {name} must be a list of strings, got {describe(values)}")
+    return [str(v) for v in values]
 
 
 # ------------------------------------------------------------------------ training

@@ -24,15 +24,21 @@ import base64
 import functools
 import html
 import io
-import numbers
 
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.colors import CenteredNorm, Normalize
 from matplotlib.figure import Figure
 
-from cnnlab import ops, viz
-from cnnlab._validation import as_float_array, describe
+from cnnlab import _draw, ops, viz
+from cnnlab._validation import (
+    as_class_names,
+    as_float_array,
+    as_int,
+    as_real,
+    as_seed,
+    describe,
+)
 
 __all__ = [
     "ACTIVATIONS",
@@ -103,7 +109,7 @@ def _photo() -> np.ndarray:
 
 
 def _size(shape) -> str:
-    return viz._shape_text(shape)
+    return _draw.shape_text(shape)
 
 
 def _sample_images() -> dict[str, np.ndarray]:
@@ -129,16 +135,6 @@ def _term(value: float) -> str:
     return f"({text})" if value < 0 else text
 
 
-def _number(func: str, name: str, value, *, positive=False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{func}: {name} must be a number, got {describe(value)}")
-    value = float(value)
-    if not np.isfinite(value) or (positive and value <= 0):
-        kind = "positive" if positive else "finite"
-        raise ValueError(f"{func}: {name} must be a {kind} number, got {value!r}")
-    return value
-
-
 # ---------------------------------------------------------------------------- base
 
 
@@ -156,7 +152,7 @@ class _Explorer:
     figsize = (10, 3.5)
 
     def __init__(self):
-        self.figure = Figure(figsize=self.figsize, layout="constrained", facecolor=viz.BACKGROUND)
+        self.figure = Figure(figsize=self.figsize, layout="constrained", facecolor=_draw.BACKGROUND)
         self.plot = widgets.Output()
         self.html = widgets.HTML()
         self.text = ""
@@ -236,11 +232,20 @@ def _position_controls(explorer, description: str):
     )
 
 
-def _set_positions(explorer, count: int):
-    """Let the position slider run over ``count`` cells, keeping its value if it fits."""
-    explorer.position.max = max(count - 1, explorer.position.value)  # never clamp silently
-    explorer.position.value = min(explorer.position.value, count - 1)
-    explorer.position.max = count - 1
+def _set_positions(explorer, rows: int, cols: int) -> tuple[int, int]:
+    """Let the position slider run over ``rows x cols`` cells, keeping its value if it fits.
+
+    The explorer does not react to its own move; returns the ``(row, col)`` it is on.
+    """
+    count = rows * cols
+    explorer._busy = True
+    try:
+        explorer.position.max = max(count - 1, explorer.position.value)  # never clamp silently
+        explorer.position.value = min(explorer.position.value, count - 1)
+        explorer.position.max = count - 1
+    finally:
+        explorer._busy = False
+    return divmod(explorer.position.value, cols)
 
 
 # ---------------------------------------------------------------------- convolution
@@ -356,12 +361,7 @@ class ConvolutionExplorer(_Explorer):
         height, width = image.shape
         rows = ops.output_size(height, 3, stride, padding)
         cols = ops.output_size(width, 3, stride, padding)
-        self._busy = True
-        try:
-            _set_positions(self, rows * cols)
-        finally:
-            self._busy = False
-        self.row, self.col = divmod(self.position.value, cols)
+        self.row, self.col = _set_positions(self, rows, cols)
         step = viz.convolution_step(
             image, kernel, self.row, self.col, stride=stride, padding=padding
         )
@@ -466,7 +466,7 @@ class ActivationExplorer(_Explorer):
             )
         self.source = source
         reach = float(np.ceil(np.abs(self.x).max() * 10) / 10) or 1.0
-        bias = _number(func, "bias", bias)
+        bias = as_real(func, "bias", bias)
         self.function = widgets.ToggleButtons(
             options=list(ACTIVATIONS), value=function, description="function"
         )
@@ -513,18 +513,18 @@ class ActivationExplorer(_Explorer):
         fig = self.figure
         fig.clear()
         axes = fig.subplots(1, 4)
-        cmap, norm = viz._style(self.pre_activation)
-        viz._draw_matrix(axes[0], self.pre_activation, cmap=cmap, norm=norm, values=False)
+        cmap, norm = _draw.style(self.pre_activation)
+        _draw.draw_matrix(axes[0], self.pre_activation, cmap=cmap, norm=norm, values=False)
         axes[0].set_title(f"map + bias ({self.source})", fontsize=9)
         if name == "ReLU":  # a ReLU map, as every lesson draws one: viridis from 0
-            result_cmap, result_norm = viz.SEQUENTIAL, Normalize(0.0, norm.vmax)
+            result_cmap, result_norm = _draw.SEQUENTIAL, Normalize(0.0, norm.vmax)
         elif name == "leaky ReLU":  # still signed: the scale of its input
             result_cmap, result_norm = cmap, norm
         else:
             result_cmap, result_norm = None, None
-        viz._draw_matrix(axes[1], self.result, cmap=result_cmap, norm=result_norm, values=False)
+        _draw.draw_matrix(axes[1], self.result, cmap=result_cmap, norm=result_norm, values=False)
         axes[1].set_title(f"after {name}")
-        viz._draw_matrix(
+        _draw.draw_matrix(
             axes[2], self.zeroed.astype(float), cmap="gray_r", norm=Normalize(0, 1), values=False
         )
         axes[2].set_title(f"zeroed (black): {100 * self.fraction_zeroed:.1f} %")
@@ -534,12 +534,12 @@ class ActivationExplorer(_Explorer):
             self.pre_activation.ravel(),
             bins=41,
             range=(-reach, reach),
-            color=viz.MUTED,
+            color=_draw.MUTED,
             density=True,
             label="values of map + bias",
         )
         curve = axes[3].twinx()
-        curve.plot(z, ACTIVATIONS[name](z, slope), color=viz.ACCENT, linewidth=2.5, label=name)
+        curve.plot(z, ACTIVATIONS[name](z, slope), color=_draw.ACCENT, linewidth=2.5, label=name)
         curve.axhline(0, color="black", linewidth=0.6)
         axes[3].axvline(0, color="black", linewidth=0.6)
         axes[3].set_yticks([])
@@ -643,12 +643,7 @@ class PoolingExplorer(_Explorer):
         pool = ops.max_pool2d if self.mode.value == "max" else ops.avg_pool2d
         self.output = pool(x[None, None], k, s)[0, 0]
         rows, cols = self.output.shape
-        self._busy = True
-        try:
-            _set_positions(self, rows * cols)
-        finally:
-            self._busy = False
-        self.row, self.col = divmod(self.position.value, cols)
+        self.row, self.col = _set_positions(self, rows, cols)
         top, left = self.row * s, self.col * s
         self.window = x[top : top + k, left : left + k]
         self.value = float(self.output[self.row, self.col])
@@ -711,8 +706,8 @@ class SoftmaxExplorer(_Explorer):
             raise ValueError(
                 f"{func}: logits must hold 2 to 10 finite numbers, got {describe(logits)}"
             )
-        temperature = _number(func, "temperature", temperature, positive=True)
-        self.class_names = viz._class_names(func, class_names, logits.size)
+        temperature = as_real(func, "temperature", temperature, above=0)
+        self.class_names = as_class_names(func, class_names, logits.size)
         low, high = min(-10.0, float(logits.min())), max(10.0, float(logits.max()))
         self.logit_sliders = [
             widgets.FloatSlider(float(z), min=low, max=high, step=0.1, description=name)
@@ -771,7 +766,7 @@ class SoftmaxExplorer(_Explorer):
         fig.clear()
         left, right = fig.subplots(1, 2)
         k = np.arange(self.logits.size)
-        left.bar(k, self.logits, color=viz.MUTED, edgecolor="black", linewidth=0.5)
+        left.bar(k, self.logits, color=_draw.MUTED, edgecolor="black", linewidth=0.5)
         left.axhline(0, color="black", linewidth=0.6)
         reach = max(1.0, 1.15 * float(np.abs(self.logits).max()))
         left.set_ylim(-reach, reach)
@@ -819,15 +814,15 @@ class GradientDescentExplorer(_Explorer):
 
     figsize = (12, 3.6)
 
-    def __init__(self, lr=1.0, steps=30, *, n_images=100, seed=0):
+    def __init__(self, lr=1.0, steps=30, *, n_images=100, rng=0):
         super().__init__()
         from cnnlab import data, templates
 
         func = "gradient_descent_explorer"
-        lr = _number(func, "lr", lr, positive=True)
-        if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
-            raise ValueError(f"{func}: steps must be a non-negative int, got {describe(steps)}")
-        self.images, self.labels = data.make_line_images(n_images, seed=seed, positive_fraction=0.5)
+        lr = as_real(func, "lr", lr, above=0)
+        steps = as_int(func, "steps", steps, minimum=0)
+        seed = as_seed(func, "rng", rng)  # one seed for the images, the same for the start
+        self.images, self.labels = data.make_line_images(n_images, rng=seed, positive_fraction=0.5)
         self.oracle = templates.LINE_TEMPLATE
         self.start = np.random.default_rng(seed).standard_normal((3, 3))
         self.lr = widgets.FloatLogSlider(
@@ -906,17 +901,17 @@ class GradientDescentExplorer(_Explorer):
         reach = float(np.nanmax(np.abs(learned), initial=1.0))
         norm = CenteredNorm(vcenter=0.0, halfrange=max(reach, 1.0))  # one scale for both
         fmt = ".2f" if reach < 100 else ".1e"
-        viz._draw_matrix(axes[0], learned, cmap=viz.DIVERGING, norm=norm, fmt=fmt)
+        _draw.draw_matrix(axes[0], learned, cmap=_draw.DIVERGING, norm=norm, fmt=fmt)
         axes[0].set_title(f"learned template, step {len(self.losses) - 1}")
-        viz._draw_matrix(
-            axes[1], np.asarray(self.oracle, dtype=float), cmap=viz.DIVERGING, norm=norm
+        _draw.draw_matrix(
+            axes[1], np.asarray(self.oracle, dtype=float), cmap=_draw.DIVERGING, norm=norm
         )
         axes[1].set_title("the oracle's template")
         steps = np.arange(len(self.losses))
         axes[2].plot(
             steps,
             self.losses,
-            color=viz.ACCENT,
+            color=_draw.ACCENT,
             marker="o" if len(steps) < 40 else "",
             markersize=3,
         )
@@ -931,7 +926,7 @@ class GradientDescentExplorer(_Explorer):
         axes[2].spines[["top", "right"]].set_visible(False)
 
 
-def gradient_descent_explorer(lr=1.0, steps=30, *, n_images=100, seed=0):
+def gradient_descent_explorer(lr=1.0, steps=30, *, n_images=100, rng=0):
     """Learn the 3 x 3 line template of lesson 1 by gradient descent, step by step.
 
     The data are ``n_images`` binary 3 x 3 images from
@@ -949,8 +944,9 @@ def gradient_descent_explorer(lr=1.0, steps=30, *, n_images=100, seed=0):
         Learning rate; the slider covers 0.001 to 10 (above about 4 the loss blows up).
     steps : int, default 30
     n_images : int, default 100
-    seed : int, default 0
-        Seed of the images and of the starting template.
+    rng : int, numpy.random.Generator or None, default 0
+        Seed of the images and of the starting template (``None`` means 0; a
+        Generator gives the seed by drawing one int).
 
     Returns
     -------
@@ -960,4 +956,4 @@ def gradient_descent_explorer(lr=1.0, steps=30, *, n_images=100, seed=0):
         first before any step), ``accuracy``, ``oracle``, ``images``,
         ``labels``, ``text``.
     """
-    return GradientDescentExplorer(lr, steps, n_images=n_images, seed=seed)
+    return GradientDescentExplorer(lr, steps, n_images=n_images, rng=rng)

@@ -52,7 +52,14 @@ def verdict_kernels(figureless_ipython_dir, monkeypatch):
 
 
 #: Whole modules that start kernels, run lessons, grade or run subprocesses.
-SLOW_MODULES = {"test_lessons", "test_grading", "test_guard", "test_prefork", "test_core_types"}
+SLOW_MODULES = {
+    "test_lessons",
+    "test_grading",
+    "test_attacks",
+    "test_prefork",
+    "test_core_types",
+    "test_learner_lab",
+}
 
 
 def pytest_collection_modifyitems(config, items):

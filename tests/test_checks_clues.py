@@ -12,7 +12,7 @@ indices are missing, a number some times too large. None of them may name a mist
 import numpy as np
 import oracle
 import pytest
-from test_checks_training import loop_shift
+from test_checks_generalisation import loop_shift
 
 from cnnlab import checks
 from cnnlab.checks import _clues

@@ -25,7 +25,7 @@ from cnnlab import checks, ops, templates
 from cnnlab.checks import _core, _reference
 from cnnlab.ops import relu as imported_relu
 
-# check_digits_model grades a whole trained network (tests/test_checks_training.py):
+# check_digits_model grades a whole trained network (tests/test_checks_digits.py):
 # it has no reference function and trains for seconds, so the generic tests skip it.
 ALL_CHECKS = {
     name[len("check_") :]: getattr(checks, name)
@@ -45,16 +45,16 @@ def reference_copy(name):
     """A correct answer written without cnnlab: the first right answer the check tests list."""
     import test_checks_backward
     import test_checks_forward
+    import test_checks_generalisation
     import test_checks_lessons
     import test_checks_probabilities
-    import test_checks_training
 
     for module in (
         test_checks_forward,
         test_checks_backward,
         test_checks_lessons,
         test_checks_probabilities,
-        test_checks_training,
+        test_checks_generalisation,
     ):
         for check, fn in module.RIGHT_ANSWERS:
             if check.__name__ == f"check_{name}":
@@ -159,7 +159,7 @@ MISTAKE_TABLES = (
     "test_checks_probabilities",
     "test_checks_backward",
     "test_checks_lessons",
-    "test_checks_training",
+    "test_checks_generalisation",
 )
 
 

@@ -6,7 +6,14 @@ import struct
 import numpy as np
 import pytest
 
-from cnnlab.data import load_digits, load_mnist, make_line_images, read_idx
+from cnnlab.data import (
+    VALIDATION_SIZE,
+    digits_split,
+    load_digits,
+    load_mnist,
+    make_line_images,
+    read_idx,
+)
 from cnnlab.templates import LINE_TEMPLATE, is_match
 
 IDX_CODES = {
@@ -47,14 +54,14 @@ def test_make_line_images_shapes_dtypes_and_binary_values():
 
 
 def test_make_line_images_labels_come_from_the_match_rule():
-    images, labels = make_line_images(300, seed=4)
+    images, labels = make_line_images(300, rng=4)
     expected = [float(is_match(image, LINE_TEMPLATE)) for image in images]
     np.testing.assert_array_equal(labels, expected)
     np.testing.assert_array_equal(labels, np.all(images[:, :, 1] == 1, axis=1))
 
 
 def test_make_line_images_are_about_one_eighth_matches():
-    images, labels = make_line_images(8000, seed=1)
+    images, labels = make_line_images(8000, rng=1)
     assert labels.mean() == pytest.approx(1 / 8, abs=0.015)
     assert images.mean() == pytest.approx(0.5, abs=0.01)  # each pixel lit half the time
 
@@ -62,8 +69,8 @@ def test_make_line_images_are_about_one_eighth_matches():
 def test_make_line_images_is_reproducible_and_seeded():
     first, again, other = (
         make_line_images(50),
-        make_line_images(50, seed=0),
-        make_line_images(50, seed=1),
+        make_line_images(50, rng=0),
+        make_line_images(50, rng=1),
     )
     np.testing.assert_array_equal(first[0], again[0])
     np.testing.assert_array_equal(first[1], again[1])
@@ -74,7 +81,7 @@ def test_make_line_images_is_reproducible_and_seeded():
     ("fraction", "n", "positives"), [(0.5, 400, 200), (0.3, 101, 30), (0.0, 50, 0), (1.0, 50, 50)]
 )
 def test_make_line_images_positive_fraction(fraction, n, positives):
-    images, labels = make_line_images(n, seed=2, positive_fraction=fraction)
+    images, labels = make_line_images(n, rng=2, positive_fraction=fraction)
     assert images.shape == (n, 3, 3)
     assert labels.sum() == positives
     # still labelled by the oracle, never by fiat
@@ -83,7 +90,7 @@ def test_make_line_images_positive_fraction(fraction, n, positives):
 
 
 def test_balanced_line_images_are_shuffled_and_random_outside_the_line():
-    images, labels = make_line_images(2000, seed=5, positive_fraction=0.5)
+    images, labels = make_line_images(2000, rng=5, positive_fraction=0.5)
     # shuffled: matches are not all at the front
     assert 0.4 < labels[:1000].mean() < 0.6
     # the pixels the oracle ignores stay random, in matches and non-matches alike
@@ -97,18 +104,19 @@ def test_balanced_line_images_are_shuffled_and_random_outside_the_line():
     [
         ((0,), {}, ValueError, r"make_line_images: n must be a positive int, got 0"),
         ((2.5,), {}, TypeError, r"make_line_images: n must be a positive int, got float 2\.5"),
-        ((10,), {"seed": -1}, ValueError, r"make_line_images: seed must be a non-negative int"),
+        ((10,), {"rng": -1}, ValueError, r"make_line_images: rng must be a non-negative int"),
+        ((10,), {"rng": 1.5}, TypeError, r"make_line_images: rng must be None, an int seed or a"),
         (
             (10,),
             {"positive_fraction": 1.5},
             ValueError,
-            r"positive_fraction must lie in \[0, 1\], got 1\.5",
+            r"make_line_images: positive_fraction must be a finite number in \[0, 1\], got 1\.5",
         ),
         (
             (10,),
             {"positive_fraction": "half"},
             TypeError,
-            r"positive_fraction must be a number in \[0, 1\] or None",
+            r"make_line_images: positive_fraction must be a number, got the string 'half'",
         ),
         ((10,), {"positive_fraction": True}, TypeError, r"positive_fraction must be a number"),
     ],
@@ -182,7 +190,7 @@ def test_load_digits_is_fixed_and_returns_fresh_copies(digits):
 
 
 def test_load_digits_seed_and_test_size(digits):
-    other = load_digits(seed=1)
+    other = load_digits(rng=1)
     assert not np.array_equal(other[1], digits[1])
     half = load_digits(test_size=0.5)
     assert len(half[1]) + len(half[3]) == 1797
@@ -190,10 +198,47 @@ def test_load_digits_seed_and_test_size(digits):
     assert len(load_digits(test_size=100)[3]) == 100
 
 
+def test_load_digits_rng_takes_an_int_a_generator_or_none(digits):
+    """An int seed is scikit-learn's random_state; None is the default seed 0; a
+    Generator gives the seed by drawing one int, so the same Generator state gives
+    the same split."""
+    np.testing.assert_array_equal(load_digits(rng=None)[1], digits[1])
+    np.testing.assert_array_equal(load_digits(rng=0)[1], digits[1])
+    first = load_digits(rng=np.random.default_rng(5))[1]
+    np.testing.assert_array_equal(load_digits(rng=np.random.default_rng(5))[1], first)
+    assert len(first) == len(digits[1])
+
+
 def test_load_digits_dtype(digits):
     x_train, _, x_test, _ = load_digits(dtype=np.float64)
     assert x_train.dtype == x_test.dtype == np.float64
     np.testing.assert_allclose(x_train, digits[0], rtol=1e-7)
+
+
+def test_digits_split_sets_the_last_300_training_digits_aside():
+    x_train, y_train, x_val, y_val, x_test, _ = digits_split()
+    assert (x_train.shape, x_val.shape, x_test.shape) == (
+        (1047, 1, 8, 8),
+        (300, 1, 8, 8),
+        (450, 1, 8, 8),
+    )
+    all_x, all_y, test_x, _ = load_digits()
+    np.testing.assert_array_equal(np.concatenate([x_train, x_val]), all_x)
+    np.testing.assert_array_equal(np.concatenate([y_train, y_val]), all_y)
+    np.testing.assert_array_equal(x_test, test_x)
+    assert VALIDATION_SIZE == 300
+
+
+def test_digits_split_is_lesson_9s_1047_300_450_digits_in_a_fixed_order():
+    """Pinned outputs of lessons 9 and 10 and the check of lesson 9 depend on this order."""
+    x_train, y_train, x_val, y_val, x_test, y_test = digits_split()
+    assert (len(x_train), len(x_val), len(x_test)) == (1047, 300, 450)
+    assert np.bincount(y_val).tolist() == [37, 27, 37, 27, 26, 25, 33, 38, 24, 26]
+    assert x_train.dtype == x_val.dtype == x_test.dtype == np.float32
+    again = digits_split()
+    for kept, now in zip((x_train, y_train, x_val, y_val, x_test, y_test), again, strict=True):
+        np.testing.assert_array_equal(kept, now)
+        assert not np.shares_memory(kept, now)  # fresh arrays every call
 
 
 @pytest.mark.parametrize(
@@ -211,7 +256,8 @@ def test_load_digits_dtype(digits):
             r"load_digits: test_size must be a fraction .* the string '25%'",
         ),
         ({"test_size": 5}, ValueError, r"load_digits: cannot split with test_size=5: .*"),
-        ({"seed": -1}, ValueError, r"load_digits: seed must be a non-negative int, got -1"),
+        ({"rng": -1}, ValueError, r"load_digits: rng must be a non-negative int, got -1"),
+        ({"rng": "one"}, TypeError, r"load_digits: rng must be None, an int seed or a numpy"),
         ({"dtype": np.int64}, ValueError, r"load_digits: dtype must be a float dtype .* got int64"),
         ({"dtype": "pixels"}, TypeError, r"load_digits: dtype must be a numpy float dtype"),
     ],

@@ -1,5 +1,9 @@
 """Tests of cnnlab.images: sample photos, grayscale, normalising, layouts, resizing."""
 
+import hashlib
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -71,6 +75,31 @@ def test_load_photo_resizing_keeps_the_average_colour():
 
 def test_load_photo_odd_size():
     assert load_photo("grace_hopper", size=17).shape == (17, 17, 3)
+
+
+# SHA-256 of the pixels, taken from scikit-image 0.26's skimage.data.coffee() (and of
+# load_photo() at 64 x 64) while cnnlab still read the photo from there: the copy
+# shipped in cnnlab/photos/ must give exactly the same pixels.
+COFFEE_DIGESTS = {
+    None: "0ce2b51640b9c95f19617f03eabf40c3f0368589cc1ee1190b70966165ac184f",
+    64: "87cc7c514b02f447690af228f4b8b00ca9ab743cb4218c4e326b4610331b0afd",
+}
+
+
+@pytest.mark.parametrize("size", list(COFFEE_DIGESTS), ids=str)
+def test_the_shipped_coffee_photo_has_scikit_images_pixels(size):
+    photo = load_photo("coffee", size=size)
+    assert photo.flags.c_contiguous
+    assert hashlib.sha256(photo.tobytes()).hexdigest() == COFFEE_DIGESTS[size]
+
+
+def test_loading_the_photo_imports_neither_scikit_image_nor_scikit_learn():
+    code = (
+        "import sys; from cnnlab import images, data, viz; images.load_photo(); "
+        "print(sorted(m for m in ('skimage', 'sklearn') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_load_photo_returns_a_fresh_copy_every_call():

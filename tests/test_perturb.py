@@ -102,17 +102,26 @@ def test_invert_swaps_black_and_white():
 
 def test_add_noise_is_seeded_clipped_and_keeps_the_dtype():
     images = np.full((2, 1, 4, 3), 0.5, dtype=np.float32)
-    a, b = add_noise(images, 0.3, seed=4), add_noise(images, 0.3, seed=4)
+    a, b = add_noise(images, 0.3, rng=4), add_noise(images, 0.3, rng=4)
     np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(a, add_noise(images, 0.3, seed=5))
+    assert not np.array_equal(a, add_noise(images, 0.3, rng=5))
     assert a.dtype == np.float32 and a.shape == images.shape
     loud = add_noise(images, 10.0)
     assert loud.min() == 0.0 and loud.max() == 1.0  # clipped to [0, 1]
 
 
+def test_add_noise_rng_is_a_seed_or_a_generator_that_moves_on():
+    images = np.full((2, 1, 4, 3), 0.5)
+    generator = np.random.default_rng(4)
+    first = add_noise(images, 0.3, rng=generator)
+    np.testing.assert_array_equal(first, add_noise(images, 0.3, rng=4))
+    assert not np.array_equal(add_noise(images, 0.3, rng=generator), first)  # drawn on
+    np.testing.assert_array_equal(add_noise(images, 0.3, rng=None), add_noise(images, 0.3))
+
+
 def test_add_noise_has_the_requested_spread():
     images = np.full((1, 1, 200, 200), 0.5)
-    noise = add_noise(images, 0.1, seed=0) - images
+    noise = add_noise(images, 0.1, rng=0) - images
     assert abs(noise.mean()) < 0.005
     assert noise.std() == pytest.approx(0.1, rel=0.02)
 
@@ -197,6 +206,11 @@ def test_the_input_images_are_never_modified(call):
     assert not np.shares_memory(out, images)
 
 
+def test_confident_mistakes_accepts_whole_float_labels_as_every_labels_argument_does():
+    expected = confident_mistakes(PROBS, LABELS, 0.75)
+    np.testing.assert_array_equal(confident_mistakes(PROBS, LABELS.astype(float), 0.75), expected)
+
+
 def test_confident_mistakes_leaves_its_inputs_alone():
     probs, labels = PROBS.copy(), LABELS.copy()
     confident_mistakes(probs, labels, 0.75)
@@ -210,16 +224,29 @@ def test_confident_mistakes_leaves_its_inputs_alone():
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [
-        (lambda: shift(GRID, 1.5, 0), TypeError, r"shift: dy must be an int, a whole number"),
+        (lambda: shift(GRID, 1.5, 0), TypeError, r"shift: dy must be an int, got float 1\.5"),
         (lambda: shift(GRID, 0, True), TypeError, r"shift: dx must be an int.*got bool True"),
         (lambda: shift(np.zeros(5), 1, 1), ValueError, r"shift: images must have at least 2 dim"),
         (lambda: shift("image", 1, 1), TypeError, r"shift: images must be a numpy array"),
         (lambda: invert(GRID), ValueError, r"invert: images must be normalised to \[0, 1\], got"),
-        (lambda: add_noise(GRID / 12, -0.1), ValueError, r"add_noise: std must be a finite num"),
+        (
+            lambda: add_noise(GRID / 12, -0.1),
+            ValueError,
+            r"add_noise: std must be a finite non-negative number, got -0\.1",
+        ),
         (lambda: add_noise(GRID / 12, "big"), TypeError, r"add_noise: std must be a number"),
-        (lambda: add_noise(GRID / 12, 0.1, seed=-1), ValueError, r"add_noise: seed must be a"),
+        (lambda: add_noise(GRID / 12, 0.1, rng=-1), ValueError, r"add_noise: rng must be a"),
+        (
+            lambda: add_noise(GRID / 12, 0.1, rng=0.5),
+            TypeError,
+            r"add_noise: rng must be None, an int seed or a numpy\.random\.Generator, got float",
+        ),
         (lambda: add_noise(GRID, 0.1), ValueError, r"add_noise: images must be normalised"),
-        (lambda: blank_like(GRID, value=np.nan), ValueError, r"blank_like: value must be a fin"),
+        (
+            lambda: blank_like(GRID, value=np.nan),
+            ValueError,
+            r"blank_like: value must be a finite number, got nan",
+        ),
         (
             lambda: confident_mistakes(PROBS[0], LABELS),
             ValueError,
@@ -233,17 +260,18 @@ def test_confident_mistakes_leaves_its_inputs_alone():
         (
             lambda: confident_mistakes(PROBS, LABELS[:3]),
             ValueError,
-            r"labels must have shape \(4,\), one class per row of probabilities, got shape \(3,\)",
+            r"labels must have shape \(4,\), one class index per row of probabilities, "
+            r"got shape \(3,\)",
         ),
         (
             lambda: confident_mistakes(PROBS, np.array([0, 1, 2, 3])),
             ValueError,
-            r"labels must lie in \[0, 3\) for 3 classes",
+            r"labels must lie in \[0, 3\) for 3 classes, got \[3\]",
         ),
         (
-            lambda: confident_mistakes(PROBS, LABELS.astype(float)),
-            TypeError,
-            r"labels must hold integer class indices, got dtype float64",
+            lambda: confident_mistakes(PROBS, LABELS + 0.5),
+            ValueError,
+            r"confident_mistakes: labels must be whole class indices, got non-integer values",
         ),
         (
             lambda: confident_mistakes(PROBS, LABELS, threshold=1.5),

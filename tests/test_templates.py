@@ -438,13 +438,13 @@ def test_sgd_step_rejects_bad_arguments(grad, lr, error, message):
 
 @pytest.fixture(scope="module")
 def line_data():
-    return make_line_images(2000, seed=0)
+    return make_line_images(2000, rng=0)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_learn_template_finds_the_line(line_data, seed):
     images, labels = line_data
-    template, losses = learn_template(images, labels, steps=1000, lr=0.1, seed=seed)
+    template, losses = learn_template(images, labels, steps=1000, lr=0.1, rng=seed)
     assert template.shape == (3, 3)
     assert losses.shape == (1000,)
     # the learned template resembles the oracle's: high middle column, low outer ones
@@ -461,18 +461,26 @@ def test_learn_template_finds_the_line(line_data, seed):
 
 
 def test_learn_template_with_balanced_data_and_mini_batches():
-    images, labels = make_line_images(1000, seed=3, positive_fraction=0.5)
-    template, losses = learn_template(images, labels, steps=400, lr=0.3, batch_size=16, seed=3)
+    images, labels = make_line_images(1000, rng=3, positive_fraction=0.5)
+    template, losses = learn_template(images, labels, steps=400, lr=0.3, batch_size=16, rng=3)
     assert template[:, 1].min() > template[:, [0, 2]].max() + 0.5
     assert template_loss(template, images, labels) < 0.1
     assert losses[-50:].mean() < 0.5 * losses[:50].mean()
 
 
+def test_learn_template_takes_a_generator_as_rng(line_data):
+    images, labels = line_data
+    seeded = learn_template(images, labels, steps=50, rng=7)
+    drawn = learn_template(images, labels, steps=50, rng=np.random.default_rng(7))
+    for a, b in zip(seeded, drawn, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_learn_template_is_reproducible_and_seeded(line_data):
     images, labels = line_data
-    first = learn_template(images, labels, steps=50, seed=7)
-    again = learn_template(images, labels, steps=50, seed=7)
-    other = learn_template(images, labels, steps=50, seed=8)
+    first = learn_template(images, labels, steps=50, rng=7)
+    again = learn_template(images, labels, steps=50, rng=7)
+    other = learn_template(images, labels, steps=50, rng=8)
     np.testing.assert_array_equal(first[0], again[0])
     np.testing.assert_array_equal(first[1], again[1])
     assert not np.array_equal(first[0], other[0])
@@ -480,7 +488,7 @@ def test_learn_template_is_reproducible_and_seeded(line_data):
 
 def test_learn_template_with_zero_steps_returns_the_random_start(line_data):
     images, labels = line_data
-    template, losses = learn_template(images, labels, steps=0, seed=0)
+    template, losses = learn_template(images, labels, steps=0, rng=0)
     np.testing.assert_array_equal(template, np.random.default_rng(0).standard_normal((3, 3)))
     assert losses.shape == (0,)
 
@@ -518,7 +526,8 @@ def test_learn_template_stops_with_a_clear_message_when_it_blows_up(line_data):
             ValueError,
             r"learn_template: batch_size must be a positive int, got 0",
         ),
-        ({"seed": -3}, ValueError, r"learn_template: seed must be a non-negative int, got -3"),
+        ({"rng": -3}, ValueError, r"learn_template: rng must be a non-negative int, got -3"),
+        ({"rng": "3"}, TypeError, r"learn_template: rng must be None, an int seed or a numpy"),
     ],
 )
 def test_learn_template_rejects_bad_settings(line_data, kwargs, error, message):

@@ -127,6 +127,41 @@ def test_cell_font_follows_the_cell_size_when_drawn():
 # --------------------------------------------------------------- images and channels
 
 
+def test_show_backprop_draws_each_array_its_gradient_and_the_weights():
+    """Lesson 8's picture: arrays above, gradients below, weights feeding their operation."""
+    ax = viz.show_backprop(
+        ["x", "z", "f", "L"],
+        [(2, 1, 4, 4), (2, 3, 2, 2), (2, 12)],
+        ["conv2d", "flatten", "cross_entropy"],
+        weights={0: {"weight": (3, 1, 3, 3), "bias": (3,)}},
+    )
+    texts = [t.get_text() for t in ax.texts]
+    assert texts[:8] == [
+        "x\n(2, 1, 4, 4)", "dx\n(2, 1, 4, 4)", "z\n(2, 3, 2, 2)", "dz\n(2, 3, 2, 2)",
+        "f\n(2, 12)", "df\n(2, 12)", "L\n(a number)", "dL/dL = 1",
+    ]  # fmt: skip
+    assert "reshape" in texts and texts.count("conv2d") == 2  # forward and backward
+    assert "weight (3, 1, 3, 3)\nbias (3,)" in texts
+    assert "dweight (3, 1, 3, 3)\ndbias (3,)" in texts
+    assert texts[-2:] == ["forward", "backward"]
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "message"),
+    [
+        ((["x", "L"], [(2,)], ["dense", "relu"]), {}, ValueError,
+         r"give K \+ 1 names .*got 2 names, 1 shapes, 2 operations"),
+        (("x L", [(2,)], ["dense"]), {}, TypeError, r"names must be a list, got the string"),
+        ((["x", 1], [(2,)], ["dense"]), {}, TypeError, r"names must be a list of strings"),
+        ((["x", "L"], [(2,)], ["dense"]), {"weights": {1: {}}}, TypeError, r"weights must map an "
+         r"operation's index \(0 to 0\)"),
+    ],
+)  # fmt: skip
+def test_show_backprop_rejects_chains_that_do_not_add_up(args, kwargs, error, message):
+    with pytest.raises(error, match="^show_backprop: " + message):
+        viz.show_backprop(*args, **kwargs)
+
+
 def test_show_channels_draws_the_photo_and_each_channel():
     photo = RNG.integers(0, 256, size=(6, 5, 3)).astype(np.uint8)
     fig = viz.show_channels(photo)
@@ -378,7 +413,17 @@ def test_show_misclassified_titles_each_mistake():
         (
             lambda: viz.show_confusion_matrix([0, 2.5], [1, 0]),
             ValueError,
-            r"show_confusion_matrix: y_true must be a 1-D array of integer",
+            r"show_confusion_matrix: y_true must be whole class indices, got non-integer values",
+        ),
+        (
+            lambda: viz.show_confusion_matrix([0, 1], [[1, 0]]),
+            ValueError,
+            r"show_confusion_matrix: y_pred must have shape \(N,\), one dimension, got shape",
+        ),
+        (
+            lambda: viz.show_confusion_matrix([0, -1], [1, 0]),
+            ValueError,
+            r"show_confusion_matrix: y_true must be class indices >= 0, got -1",
         ),
         (
             lambda: viz.show_misclassified(np.ones((3, 2, 4, 4)), [0] * 3, [0] * 3),

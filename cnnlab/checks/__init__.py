@@ -32,7 +32,8 @@ The checks are grouped as the lessons are: :mod:`~cnnlab.checks.images`
 :mod:`~cnnlab.checks.convolution` (lesson 2), :mod:`~cnnlab.checks.layers`
 (lessons 3 to 5), :mod:`~cnnlab.checks.probabilities` (lesson 6),
 :mod:`~cnnlab.checks.backward` and :mod:`~cnnlab.checks.conv_backward`
-(lesson 8), :mod:`~cnnlab.checks.training` (lessons 9 and 10). They share
+(lesson 8), :mod:`~cnnlab.checks.digits` (lesson 9) and
+:mod:`~cnnlab.checks.generalisation` (lesson 10). They share
 the runner in :mod:`~cnnlab.checks._core`, the messages of
 :mod:`~cnnlab.checks._compare`, the clues of :mod:`~cnnlab.checks._clues`,
 the references and the watch of :mod:`~cnnlab.checks._reference` and the
@@ -50,6 +51,8 @@ from cnnlab.checks.backward import (
 )
 from cnnlab.checks.conv_backward import check_conv2d_backward
 from cnnlab.checks.convolution import check_conv2d, check_correlate2d, check_output_size
+from cnnlab.checks.digits import check_digits_model
+from cnnlab.checks.generalisation import check_confident_mistakes, check_shift
 from cnnlab.checks.images import check_normalize, check_to_grayscale
 from cnnlab.checks.layers import (
     check_avg_pool2d,
@@ -64,11 +67,6 @@ from cnnlab.checks.templates import (
     check_match_score,
     check_sgd_step,
     check_template_loss_gradient,
-)
-from cnnlab.checks.training import (
-    check_confident_mistakes,
-    check_digits_model,
-    check_shift,
 )
 
 __all__ = [

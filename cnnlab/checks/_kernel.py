@@ -72,10 +72,10 @@ def answer(namespace: dict, name: str, request: str) -> str:
 def train_digits(namespace: dict, name: str, request: str) -> str:
     """Call the training function ``namespace[name]`` on the digits sent; keep the model.
 
-    The reply says what came back (:class:`~cnnlab.checks.training.Trained`):
+    The reply says what came back (:class:`~cnnlab.checks.digits.Trained`):
     the model itself stays here, under :data:`MODEL`, for :func:`digit_scores`.
     """
-    from cnnlab.checks.training import train_and_describe
+    from cnnlab.checks.digits import train_and_describe
 
     fn = namespace.get(name)
     if fn is None or not callable(fn):
@@ -96,7 +96,7 @@ def train_digits(namespace: dict, name: str, request: str) -> str:
 
 def digit_scores(namespace: dict, request: str) -> str:
     """The scores a kept model gives the images sent (or its exception)."""
-    from cnnlab.checks.training import model_scores
+    from cnnlab.checks.digits import model_scores
 
     data = _wire.loads(request)
     model = namespace.get(MODEL.format(int(data["slot"])))

@@ -100,6 +100,7 @@ class _Worker:
     def __init__(self, context, handler_class, args, log_dir: Path, number: int):
         self.conn, child = context.Pipe()
         log_path = str(log_dir / f"worker-{number}.log")
+        self.log_path = log_path
         self.process = context.Process(
             target=_serve, args=(child, handler_class, args, log_path, number), daemon=True
         )
@@ -110,6 +111,14 @@ class _Worker:
         self.ready = False
         self.started = time.monotonic()
         self.deadline = self.started + STARTUP_LIMIT
+
+    def log_tail(self, lines: int = 12) -> str:
+        """The last lines the worker wrote (its log is removed with the batch)."""
+        try:
+            text = Path(self.log_path).read_text(errors="replace")
+        except OSError:
+            return "(nothing)"
+        return "\n".join(text.strip().splitlines()[-lines:]) or "(nothing)"
 
     def give(self, task, time_limit: float) -> None:
         """Send a task; its clock starts now, or when the worker is ready if it is not yet."""
@@ -211,7 +220,7 @@ def run(
                             if failed_starts >= MAX_FAILED_STARTS:
                                 raise RuntimeError(
                                     f"{failed_starts} worker processes died before they could "
-                                    f"start; their logs are in {log_dir}"
+                                    f"start; the last one wrote:\n{worker.log_tail()}"
                                 ) from None
                         worker.kill()
                         pool[i] = new_worker()
@@ -249,7 +258,7 @@ def run(
                     if failed_starts >= MAX_FAILED_STARTS:
                         raise RuntimeError(
                             f"{failed_starts} worker processes died before they could start "
-                            f"({problem}); their logs are in {log_dir}"
+                            f"({problem}); the last one wrote:\n{worker.log_tail()}"
                         )
                     pending.appendleft((worker.task, worker.deaths))
                     worker.task = None

@@ -35,7 +35,7 @@ from cnnlab import checks
 from cnnlab.checks import _wire
 from cnnlab.checks._core import CheckFailure, Outcome, Remote, hidden_seed
 from cnnlab.checks._source import Rules, notebook_findings
-from cnnlab.checks.training import Trained
+from cnnlab.checks.digits import Trained
 
 __all__ = [
     "GradedCall",
