@@ -72,15 +72,16 @@ def fingerprint(folder: Path) -> dict[str, str]:
     }
 
 
-def sandbox_processes() -> list[psutil.Process]:
-    """Processes of the sandbox users (as root) or of the sandboxes' sessions."""
+def sandbox_processes(batch_folder: str) -> list[psutil.Process]:
+    """The sandboxes of one batch: bubblewrap processes bound to its scratch folder.
+
+    A sandboxed process (a kernel, what it started) lives in the PID namespace
+    of its bubblewrap, and dies with it: none of them left means none of theirs.
+    """
     found = []
-    for process in psutil.process_iter(["uids", "cmdline"]):
-        uid = process.info["uids"].real if process.info["uids"] else -1
-        if (
-            sandbox.SANDBOX_UID <= uid < sandbox.SANDBOX_UID + 1000
-            or "bwrap" in " ".join(process.info["cmdline"] or [])[:200]
-        ):
+    for process in psutil.process_iter(["cmdline"]):
+        command = " ".join(process.info["cmdline"] or [])
+        if "bwrap" in command and batch_folder in command:
             found.append(process)
     return found
 
@@ -157,6 +158,7 @@ def attacked(tmp_path_factory, figureless_ipython_dir):
     # The batch's scratch folder (and so its sockets) in a folder of this test's own, short
     # enough for a Unix socket's path, so that its sandboxes can be told from others'.
     batch_folder = tempfile.mkdtemp(prefix="att", dir="/tmp")
+    os.chmod(batch_folder, 0o711)  # the sandbox users must pass through to their sockets
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("IPYTHONDIR", str(figureless_ipython_dir))
         patch.setattr(tempfile, "tempdir", batch_folder)

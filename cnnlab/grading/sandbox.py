@@ -54,6 +54,7 @@ __all__ = [
     "SandboxProvisioner",
     "available",
     "private_mounts",
+    "searchable_by_others",
 ]
 
 #: The host user id of worker 0's kernels when grading as root (worker k: + k).
@@ -72,6 +73,8 @@ PASSED_ENVIRONMENT = (
     "LANG",
     "LC_ALL",
 )
+#: Where the kernel's IPython folder is, inside the sandbox, and its settings file.
+IPYTHON, KERNEL_CONFIG = "/tmp/ipython", "ipython_kernel_config.py"
 #: The parts of /etc a Python kernel reads: the dynamic linker's cache, fonts, time zone.
 ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "fonts", "localtime", "mime.types")
 
@@ -101,6 +104,7 @@ class Sandbox:
     processes: int = 64
     tmp_size: int = 256 * MIB
     work: str = "/work/submission"
+    kernel_config: str = ""  # an ipython_kernel_config.py for the kernel (tests: no figures)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -154,8 +158,12 @@ class Sandbox:
             "PYTHONDONTWRITEBYTECODE": "1",
             "MPLCONFIGDIR": "/tmp/matplotlib",
         }
-        if os.environ.get("IPYTHONDIR") and os.environ["IPYTHONDIR"] in self.readable:
-            environment["IPYTHONDIR"] = os.environ["IPYTHONDIR"]
+        if self.kernel_config:
+            # IPython writes into its folder: the settings file alone, in the private /tmp.
+            folder, name = os.path.split(self.kernel_config)
+            source = os.path.join(self.mounts.get(folder, folder), name)
+            args += ["--ro-bind", source, f"{IPYTHON}/profile_default/{KERNEL_CONFIG}"]
+            environment["IPYTHONDIR"] = IPYTHON
         for key, value in environment.items():
             args += ["--setenv", key, value]
         limits = [
@@ -182,6 +190,18 @@ class Sandbox:
 
 
 # --------------------------------------------------------------- the worker's mounts
+
+
+def searchable_by_others(path: str) -> bool:
+    """Whether a user with no special rights can pass through every folder to ``path``."""
+    current = Path(path).resolve()
+    for folder in [*reversed(current.parents), current]:
+        try:
+            if not folder.stat().st_mode & stat.S_IXOTH:
+                return False
+        except OSError:
+            return False
+    return True
 
 
 def _reachable_by_others(path: str) -> bool:

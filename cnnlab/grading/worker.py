@@ -41,7 +41,13 @@ from cnnlab.grading.markers import Markers
 from cnnlab.grading.prefork import Zygote
 from cnnlab.grading.preprocessors import hidden_lines, scrub_outputs
 from cnnlab.grading.results import CellResult, Result, not_graded
-from cnnlab.grading.sandbox import SANDBOX_UID, Sandbox, private_mounts
+from cnnlab.grading.sandbox import (
+    SANDBOX_UID,
+    Sandbox,
+    SandboxError,
+    private_mounts,
+    searchable_by_others,
+)
 
 __all__ = ["Grader", "Options", "Task", "cell_labels", "expected_cells", "submission_problem"]
 
@@ -164,13 +170,12 @@ class Options:
     seed: int = 0
 
 
-def _readable_folders(extra=()) -> list[str]:
+def _readable_folders() -> list[str]:
     """What a kernel must read: the Python installation, the virtual environment, cnnlab."""
     folders = [
         os.path.realpath(sys.base_prefix),
         os.path.realpath(sys.prefix),
         os.path.dirname(os.path.realpath(cnnlab.__file__)),
-        *extra,
     ]
     kept = []
     for folder in dict.fromkeys(folders):
@@ -218,18 +223,33 @@ class Grader:
 
     def _sandbox(self, options: Options) -> tuple[str, str]:
         """The socket folder and the :class:`Sandbox` (as JSON) of this grader's kernels."""
-        extra = [os.environ["IPYTHONDIR"]] if os.environ.get("IPYTHONDIR") else []
-        readable = _readable_folders(extra)
+        readable = _readable_folders()
+        # IPYTHONDIR's kernel settings (tests draw no figures) reach the kernel, read-only.
+        config = Path(os.environ.get("IPYTHONDIR", "/nonexistent"), "profile_default")
+        config = config / "ipython_kernel_config.py"
         sockets = self.root / "sockets"
         if os.geteuid() == 0:
             # The kernels run as a user of their own, nobody on this machine; this worker
             # gives them what that user cannot reach, in a mount namespace of its own.
+            if not searchable_by_others(str(self.root)):
+                raise SandboxError(
+                    f"the sandbox's user cannot pass through to {self.root}: grade with a "
+                    "temporary folder every user may pass through (TMPDIR=/tmp)"
+                )
             uid = SANDBOX_UID + int(os.environ.get("CNNLAB_WORKER", "0")) % 1000
-            mounts = private_mounts(self.root, readable)
+            reach = [*readable, str(config.parent)] if config.is_file() else readable
+            mounts = private_mounts(self.root, reach)
         else:
             uid, mounts = None, {}
             sockets.mkdir(mode=0o700, exist_ok=True)
-        spec = Sandbox(sockets="", readable=readable, mounts=mounts, uid=uid, memory=options.memory)
+        spec = Sandbox(
+            sockets="",
+            readable=readable,
+            mounts=mounts,
+            uid=uid,
+            memory=options.memory,
+            kernel_config=str(config) if config.is_file() else "",
+        )
         return str(sockets), spec.to_json()
 
     def close(self) -> None:
