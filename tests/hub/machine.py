@@ -7,6 +7,7 @@ is ever removed, so a real account of the same name stops the test instead.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import pwd
 import shutil
@@ -43,6 +44,20 @@ def preflight() -> None:
         raise MachineError(
             f"{', '.join(missing)} not found (apt-get install passwd bubblewrap make git)"
         )
+
+
+def hold_lock(path: Path):
+    """An exclusive lock on ``path`` (an open file: closing it lets go), or MachineError."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "w")  # noqa: SIM115 - returned, closed by the caller's with
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise MachineError(
+            f"another make test-hub holds {path}: wait for it (both would use the same users)"
+        ) from None
+    return handle
 
 
 def free_port() -> int:

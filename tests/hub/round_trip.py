@@ -46,6 +46,7 @@ from machine import (
     copy_files,
     create_user,
     free_port,
+    hold_lock,
     preflight,
     remove_user,
     run,
@@ -571,20 +572,28 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     check, phase = Checks(), Phases()
     dep = Deployment(args.hub_root.resolve())
-    crashed = None
     try:
         preflight()
-        round_trip(dep, check, phase)
-    except Exception as error:  # any failure: report it, then clean up all the same
-        crashed = error
-        traceback.print_exc()
-        print(f"\nthe hub's log, last lines:\n{dep.log_tail()}", file=sys.stderr)
-    finally:
-        dep.stop()
+        lock = hold_lock(dep.root / ".lock")
+    except MachineError as error:  # nothing was changed: nothing to clean up
+        print(f"make test-hub: {error}", file=sys.stderr)
+        print("hub: 0 passed, 1 failed")
+        return 1
+    with lock:
+        try:
+            round_trip(dep, check, phase)
+        except Exception as error:  # any failure: report it, then clean up all the same
+            check.failed.append(f"round trip stopped: {error}")
+            traceback.print_exc()
+            print(f"\nthe hub's log, last lines:\n{dep.log_tail()}", file=sys.stderr)
+        finally:
+            try:
+                dep.stop()
+            except Exception as error:
+                check.failed.append(f"clean-up failed: {error}")
+                traceback.print_exc()
     phase("stop")
     print(phase.report())
-    if crashed is not None:
-        check.failed.append(f"round trip stopped: {crashed}")
     print(f"hub: {check.passed} passed, {len(check.failed)} failed")
     return 1 if check.failed else 0
 
