@@ -164,13 +164,15 @@ def stop_process_group(pgid: int, timeout: float = 20.0) -> None:
             time.sleep(0.1)
 
 
-def stop_pid_file(path: Path) -> None:
-    """Stop the process group whose leader's id ``path`` holds (left by an earlier run)."""
+def stop_pid_file(path: Path, program: str) -> None:
+    """Stop the process group led by the id in ``path`` (left by an earlier run), if that
+    process still runs ``program`` (an id may have been given to another process since)."""
     try:
         pid = int(path.read_text().strip())
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
     except (OSError, ValueError):
-        return
-    if pid > 1:
+        command = b""
+    if program.encode() in command:
         stop_process_group(pid, timeout=10.0)
     path.unlink(missing_ok=True)
 

@@ -137,8 +137,8 @@ class Deployment:
 
     def clean(self) -> None:
         """Stop and remove what an earlier run may have left (the venv stays)."""
-        stop_pid_file(self.state / "jupyterhub.pid")
-        stop_pid_file(self.state / "proxy.pid")
+        stop_pid_file(self.state / "jupyterhub.pid", "jupyterhub")
+        stop_pid_file(self.state / "proxy.pid", "configurable-http-proxy")
         for name in (INSTRUCTOR, *LEARNERS):
             remove_user(name)
         for folder in (self.exchange, self.state, self.etc, self.stage):
@@ -237,8 +237,8 @@ class Deployment:
         if self.hub_process is not None:
             stop_process_group(self.hub_process.pid)
             self.hub_process.wait()
-        stop_pid_file(self.state / "jupyterhub.pid")
-        stop_pid_file(self.state / "proxy.pid")
+        stop_pid_file(self.state / "jupyterhub.pid", "jupyterhub")
+        stop_pid_file(self.state / "proxy.pid", "configurable-http-proxy")
         for name in (INSTRUCTOR, *LEARNERS):
             remove_user(name)
         if (self.state / "jupyterhub.log").exists():
