@@ -418,6 +418,12 @@ def check_permissions(check: Checks, dep: Deployment, kernel: Kernel, me: str, o
     ]
 
 
+def check_umask(check: Checks, kernel: Kernel, name: str) -> None:
+    """The umask of a user's kernel: the spawner's 077, inherited through the server."""
+    mask = kernel.result(f"import os; m = os.umask(0); os.umask(m); print({RESULT!r} + str(m))")
+    check(f"{name}'s server runs with umask 077", mask == 0o077, f"umask {mask:o}")
+
+
 def by_exact_name(dep: Deployment, kernel: Kernel, other: str) -> list[tuple[str, str]]:
     """What nbgrader's exchange leaves readable to whoever knows an exact name (not asserted)."""
     exchange = dep.exchange / COURSE_ID
@@ -540,10 +546,20 @@ def round_trip(dep: Deployment, check: Checks, phase: Phases) -> None:
     table = []
     for me, other in ((ALICE, BOB), (BOB, ALICE)):
         kernel = servers[me].kernel()
+        check_umask(check, kernel, me)
         table += check_permissions(check, dep, kernel, me, other)
         if me == ALICE:
             informative = by_exact_name(dep, kernel, other)
         kernel.close()
+    check_umask(check, teacher, INSTRUCTOR)
+    # What the instructor's server created carries the umask: private even inside the course.
+    for path, mode in (
+        (dep.course / "submitted", 0o700),
+        (dep.course / "gradebook.db", 0o600),
+        (dep.course / "grades.csv", 0o600),
+    ):
+        found = stat.S_IMODE(path.stat().st_mode)
+        check(f"{path} has mode {mode:o} (umask 077)", found == mode, f"found {found:o}")
     formgrader = servers[ALICE].request("GET", "formgrader")
     check(
         "alice's server has no formgrader",
