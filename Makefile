@@ -10,7 +10,12 @@
 #   make release                     student versions of every lesson into release/
 #   make grade [LESSON=02]           autograde submitted/<student>/<lesson>/ in parallel,
 #                                    feedback/, a score table and grades.csv
+#   make grade VENV=/srv/...         the same with an environment already installed (a JupyterHub's)
+# JupyterHub (root; see the README):
+#   make test-hub                    the course on a real hub: three real users, one round trip
 PYTHON ?= python3
+# The environment: .venv, built here on first use; or one already installed, given on
+# the command line (`make grade VENV=/srv/...`, on a JupyterHub), used as it is.
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
@@ -34,21 +39,28 @@ LESSON ?=
 PORT ?= 8888
 TOKEN ?=
 
-.PHONY: install lab workcopy test lint unit unit-fast bench bench-grading clean release grade selfgrade
+.PHONY: install lab workcopy test lint unit unit-fast bench bench-grading clean release grade selfgrade test-hub
 
 install: $(STAMP)
 
 # pip says nothing while it works, so say first what is coming.
+ifeq ($(VENV),.venv)
 $(STAMP): pyproject.toml
 	@if test -x $(BIN)/python; then echo "pyproject.toml changed: updating .venv ..."; \
 	else echo "First run: installing cnnlab, JupyterLab and nbgrader into .venv, a minute or two (pip prints nothing meanwhile) ..."; fi
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
+else
+# Someone else's environment: make never installs into it, only checks it has the course.
+$(STAMP):
+	@test -x $(BIN)/nbgrader && $(BIN)/python -c "import cnnlab" || { echo \
+		"VENV=$(VENV): no environment with cnnlab and nbgrader there (pip install '.[hub]')" >&2; exit 2; }
+endif
 
 # The student versions, checked to give nothing away (regenerated only when a lesson changed).
 release: $(STAMP)
-	$(BIN)/python -m cnnlab.grading release
+	$(BIN)/python -m cnnlab.grading release $(LESSON)
 
 # A learner's working copy: work/ gets each released lesson it lacks, once; a later
 # release never overwrites what is there.
@@ -99,6 +111,29 @@ bench: $(STAMP)
 
 bench-grading: $(STAMP)
 	$(BIN)/python benchmarks/bench_grading.py
+
+# The course on a real JupyterHub, as root: three real users, JupyterHub with its Python
+# proxy, a lesson released, fetched, submitted, collected, graded (make grade) and its
+# feedback returned through nbgrader's exchange, with who may read what checked from the
+# learners' kernels (tests/hub/). Its environment lives outside this folder, which the
+# users never need to reach, built from a Python every user can run (not one under /root).
+HUB_PYTHON ?= /usr/bin/python3
+HUB_ROOT   ?= /srv/cnnlab-hub-test
+HUB_VENV   := $(HUB_ROOT)/venv
+
+$(HUB_VENV)/.hub-stamp: pyproject.toml
+	@echo "Setting up $(HUB_VENV): JupyterHub, its proxy, JupyterLab, nbgrader (a minute or two the first time) ..."
+	@mkdir -p $(HUB_ROOT) && chmod 755 $(HUB_ROOT)
+	@test -x $(HUB_VENV)/bin/python || $(HUB_PYTHON) -m venv $(HUB_VENV)
+	$(HUB_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-compile '.[hub]'
+	@# Compiled now, on both cores (pip compiles one file at a time): the users cannot write
+	@# here, so every server and kernel would otherwise compile each module it imports anew.
+	@# A file that does not compile (a test written for another Python) is merely left as is.
+	-@$(HUB_VENV)/bin/python -m compileall -q -j 0 $(HUB_VENV)/lib >/dev/null
+	@touch $@
+
+test-hub: $(HUB_VENV)/.hub-stamp
+	$(HUB_VENV)/bin/python tests/hub/round_trip.py --hub-root $(HUB_ROOT)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info

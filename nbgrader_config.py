@@ -5,6 +5,7 @@ folders nbgrader creates (release/, submitted/, autograded/, feedback/) and
 the gradebook stay inside this folder and are never committed.
 """
 
+import os
 from pathlib import Path
 
 from cnnlab.grading import settings
@@ -24,9 +25,10 @@ c.CourseDirectory.db_url = f"sqlite:///{HERE / 'gradebook.db'}"
 # Only the lesson notebooks are assignments; data files the lessons write stay out.
 c.CourseDirectory.notebook_id = "*"
 
-# The exchange (for JupyterHub deployments) lives in the course folder, never in
-# the system-wide /srv/nbgrader/exchange; so does the gradebook (db_url above).
-c.Exchange.root = str(HERE / "exchange")
+# The exchange: on a JupyterHub, the one folder shared by every user's server, named by
+# the hub in each server's environment (CNNLAB_EXCHANGE; see the README); otherwise
+# exchange/ in this folder, never the system-wide /srv/nbgrader/exchange.
+c.Exchange.root = os.environ.get("CNNLAB_EXCHANGE") or str(HERE / "exchange")
 
 # Limits. A cell that runs longer than this is interrupted and its test counts as
 # failed; `make grade` also stops a whole submission after --time-limit seconds

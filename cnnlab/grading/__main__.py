@@ -79,8 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--memory",
         type=_gib,
-        default="2",
-        help="GiB of memory each kernel may use (default: %(default)g)",
+        default="2",  # a string, so that argparse converts it too (to bytes)
+        help="GiB of memory each kernel may use (default: %(default)s)",
     )
     p.add_argument(
         "--seed",
