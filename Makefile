@@ -2,6 +2,7 @@
 #   make lab    set up .venv, then open JupyterLab on your working copy of the lessons
 #   make test   set up .venv, then run everything CI checks
 #   make unit-fast                   the quick package tests only (no lessons, grading, training)
+#   make test-browser                a learner's session in headless chromium (after make test in CI)
 # Learning alone (see the README):
 #   make lab [PORT=8888] [TOKEN=...] JupyterLab on work/, on that port, with that token
 #                                    (WORK=DIR: the working copy in DIR instead of work/)
@@ -36,7 +37,7 @@ PORT ?= 8888
 TOKEN ?=
 WORK ?= work
 
-.PHONY: install lab workcopy test lint unit unit-fast bench bench-grading clean release grade selfgrade
+.PHONY: install lab workcopy test lint unit unit-fast bench bench-grading clean release grade selfgrade test-browser
 
 install: $(STAMP)
 
@@ -93,6 +94,16 @@ unit-fast: $(STAMP)
 	$(BIN)/python -m pytest -n $(WORKERS) -m "not slow" tests
 
 test: lint unit
+
+# The learner's flow in a real browser (tests/browser/): `make lab` on a scratch working
+# copy, Run All, the explorers, an exercise, `make selfgrade`. Needs chromium
+# (apt-get install chromium; CHROMIUM=... for another); screenshots in browser-screenshots/.
+test-browser: $(VENV)/.browser-stamp
+	$(BIN)/python -m pytest tests/browser
+
+$(VENV)/.browser-stamp: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,browser]'
+	@touch $@
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_conv.py
