@@ -45,7 +45,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("playwright", reason="make test-browser installs it (the browser extra)")
-from playwright.sync_api import Locator, Page, expect  # noqa: E402
+from playwright.sync_api import Locator, Page, expect
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "browser-screenshots"
