@@ -2,8 +2,10 @@
 #   make lab    set up .venv, then open JupyterLab on your working copy of the lessons
 #   make test   set up .venv, then run everything CI checks
 #   make unit-fast                   the quick package tests only (no lessons, grading, training)
+#   make test-browser                a learner's session in headless chromium (after make test in CI)
 # Learning alone (see the README):
 #   make lab [PORT=8888] [TOKEN=...] JupyterLab on work/, on that port, with that token
+#                                    (WORK=DIR: the working copy in DIR instead of work/)
 #   make workcopy                    copy the lessons work/ lacks, without opening JupyterLab
 #   make selfgrade LESSON=02         grade your own work/02-.../ and say where to look
 # Grading (see the README):
@@ -35,11 +37,12 @@ TIME_LIMIT ?= 600
 LESSON ?=
 
 # make lab: the port JupyterLab listens on, and its token (empty: a new random one,
-# printed in the URL).
+# printed in the URL). WORK: the learner's working copy (make lab, workcopy, selfgrade).
 PORT ?= 8888
 TOKEN ?=
+WORK ?= work
 
-.PHONY: install lab workcopy test lint unit unit-fast bench bench-grading clean release grade selfgrade test-hub
+.PHONY: install lab workcopy test lint unit unit-fast bench bench-grading clean release grade selfgrade test-hub test-browser
 
 install: $(STAMP)
 
@@ -65,14 +68,14 @@ release: $(STAMP)
 # A learner's working copy: work/ gets each released lesson it lacks, once; a later
 # release never overwrites what is there.
 workcopy: release
-	$(BIN)/python -m cnnlab.grading workcopy
+	$(BIN)/python -m cnnlab.grading workcopy --to $(WORK)
 
 # What a learner sees: JupyterLab without nbgrader's instructor tools (its menu,
 # Create Assignment, Validate, the formgrader) and without the news prompt. The
 # settings in jupyter-learner/ come first (JUPYTER_CONFIG_PATH) for `make lab` only;
 # `.venv/bin/jupyter lab`, as an instructor starts it, keeps them all.
 lab: workcopy
-	JUPYTER_CONFIG_PATH=$(abspath jupyter-learner) $(BIN)/jupyter lab --notebook-dir=work \
+	JUPYTER_CONFIG_PATH=$(abspath jupyter-learner) $(BIN)/jupyter lab --notebook-dir=$(WORK) \
 		--port=$(PORT) $(if $(TOKEN),--IdentityProvider.token=$(TOKEN)) $(ROOT_FLAG)
 
 grade: release
@@ -80,7 +83,7 @@ grade: release
 
 selfgrade: release
 	@test -n "$(LESSON)" || { echo "usage: make selfgrade LESSON=02 (or LESSON=02-convolution)"; exit 2; }
-	$(BIN)/python -m cnnlab.grading selfgrade $(LESSON) --time-limit $(TIME_LIMIT)
+	$(BIN)/python -m cnnlab.grading selfgrade $(LESSON) --work $(WORK) --time-limit $(TIME_LIMIT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -104,6 +107,16 @@ unit-fast: $(STAMP)
 	$(BIN)/python -m pytest -n $(WORKERS) -m "not slow" tests
 
 test: lint unit
+
+# The learner's flow in a real browser (tests/browser/): `make lab` on a scratch working
+# copy, Run All, the explorers, an exercise, `make selfgrade`. Needs chromium
+# (apt-get install chromium; CHROMIUM=... for another); screenshots in browser-screenshots/.
+test-browser: $(VENV)/.browser-stamp
+	$(BIN)/python -m pytest tests/browser
+
+$(VENV)/.browser-stamp: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,browser]'
+	@touch $@
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_conv.py

@@ -286,8 +286,12 @@ class ConvolutionExplorer(_Explorer):
                 raise ValueError(f"{func}: kernel must have shape (3, 3), got {values.shape}")
             preset = "custom"
 
+        # As wide as its longest label: at the default width a browser cuts off the size.
         self.image_choice = widgets.Dropdown(
-            options=list(self.images), value=start, description="image"
+            options=list(self.images),
+            value=start,
+            description="image",
+            layout={"width": "max-content"},
         )
         options = [(_KERNEL_LABELS.get(k, k), k) for k in KERNELS] + [("custom", "custom")]
         self.kernel_choice = widgets.Dropdown(options=options, value=preset, description="kernel")

@@ -63,6 +63,7 @@ def test_make_lab_reads_them_and_takes_a_port_and_a_token():
     assert "--port=8890" in command and "--IdentityProvider.token=abc" in command
     default = _lab_command()
     assert "--port=8888" in default and "token" not in default
+    assert "--notebook-dir=/tmp/elsewhere " in _lab_command("WORK=/tmp/elsewhere")
 
 
 def _free_port() -> int:
