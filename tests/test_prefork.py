@@ -18,7 +18,7 @@ import pytest
 from jupyter_client.manager import KernelManager
 from jupyter_client.provisioning import KernelProvisionerFactory
 
-from cnnlab.grading.prefork import ForkedKernel, PreforkProvisioner, _forkable
+from cnnlab.grading.prefork import ForkedKernel, PreforkProvisioner, Zygote, _forkable
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="forking needs os.fork")
 
@@ -150,3 +150,28 @@ def test_a_forked_kernel_handle_reports_signals_to_a_dead_process_quietly():
     assert kernel.poll() == -1
     kernel.send_signal(signal.SIGTERM)  # nothing to signal: no error
     assert kernel.wait(timeout=1) == -1
+
+
+def test_the_zygote_refuses_to_start_with_more_than_one_blas_thread():
+    import subprocess
+
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="2")
+    run = subprocess.run(
+        [sys.executable, "-m", "cnnlab.grading.prefork"],
+        env=env,
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode != 0 and "one BLAS thread" in run.stderr
+
+
+def test_kernels_are_forked_on_linux_only(monkeypatch):
+    from cnnlab.grading import prefork
+
+    monkeypatch.setattr(prefork.sys, "platform", "darwin")
+    assert not prefork.supported()
+    assert not _forkable([sys.executable, "-m", "ipykernel_launcher", "-f", "c.json"])
+    with pytest.raises(RuntimeError, match="Linux only"):
+        Zygote(sys.executable)

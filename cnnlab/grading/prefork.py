@@ -33,7 +33,7 @@ from pathlib import Path
 import psutil
 from jupyter_client.provisioning import LocalProvisioner
 
-__all__ = ["ForkedKernel", "PreforkProvisioner", "Zygote"]
+__all__ = ["ForkedKernel", "PreforkProvisioner", "Zygote", "supported"]
 
 #: What the zygote imports before it forks: what every lesson's kernel needs.
 PRELOAD = (
@@ -47,6 +47,8 @@ PRELOAD = (
     "cnnlab.viz",
     "cnnlab.widgets",
 )
+#: The variables that set how many threads numpy's BLAS starts.
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 #: What the kernel would set before the notebook imports matplotlib.
 KERNEL_ENVIRONMENT = {"MPLBACKEND": "module://matplotlib_inline.backend_inline"}
 
@@ -99,6 +101,8 @@ def serve(requests: int = 0, replies: int = 1) -> None:
     if sys.path and (sys.path[0] == "" or Path(sys.path[0]) == Path.cwd()):
         del sys.path[0]
     os.environ.update(KERNEL_ENVIRONMENT)
+    if any(os.environ.get(name) != "1" for name in BLAS_THREADS):
+        raise SystemExit("the zygote needs one BLAS thread (start it with Zygote)")
     for name in PRELOAD:
         __import__(name)
     signal.signal(signal.SIGCHLD, _reap)
@@ -118,12 +122,20 @@ class Zygote:
     """A zygote process for one Python interpreter, started on first use."""
 
     def __init__(self, python: str):
+        if not supported():
+            raise RuntimeError(
+                f"kernels are forked from a warm process on Linux only, not {sys.platform}"
+            )
+        # One BLAS thread, set before the zygote imports numpy: a process that forks
+        # after OpenBLAS started its threads hands its children a pool they cannot use.
+        env = dict(os.environ) | dict.fromkeys(BLAS_THREADS, "1")
         self.process = subprocess.Popen(
             [python, "-m", "cnnlab.grading.prefork"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
             bufsize=1,
+            env=env,
         )
         if self.process.stdout.readline().strip() != "ready":
             raise RuntimeError("the kernel zygote did not start")
@@ -184,8 +196,18 @@ class ForkedKernel:
         self.send_signal(signal.SIGTERM)
 
 
+def supported() -> bool:
+    """Whether kernels can be forked from a warm process here: Linux only.
+
+    Elsewhere a kernel starts as a new process: macOS's frameworks (Accelerate,
+    its Objective-C runtime) do not survive a fork after they are loaded, and
+    Windows has no fork.
+    """
+    return sys.platform.startswith("linux") and hasattr(os, "fork")
+
+
 def _forkable(cmd: list[str]) -> bool:
-    return len(cmd) >= 3 and cmd[1:3] == ["-m", "ipykernel_launcher"] and hasattr(os, "fork")
+    return len(cmd) >= 3 and cmd[1:3] == ["-m", "ipykernel_launcher"] and supported()
 
 
 class PreforkProvisioner(LocalProvisioner):

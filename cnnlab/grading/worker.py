@@ -36,6 +36,7 @@ from jupyter_client.provisioning import KernelProvisionerFactory
 from nbgrader.api import Gradebook, MissingEntry
 
 import cnnlab
+from cnnlab.grading import prefork
 from cnnlab.grading.course import Course
 from cnnlab.grading.markers import Markers
 from cnnlab.grading.prefork import Zygote
@@ -214,7 +215,7 @@ class Grader:
         execute.release_directory = str(self.course.release_dir)
         if options.sandbox:
             execute.sockets, execute.sandbox = self._sandbox(options)
-        elif options.prefork and hasattr(os, "fork"):  # kernels forked from a warm process
+        elif options.prefork and prefork.supported():  # kernels forked from a warm process
             KernelProvisionerFactory.instance().default_provisioner_name = "cnnlab-prefork"
             Zygote.for_python(sys.executable)
         self.api = self.course.api(config)
