@@ -22,7 +22,10 @@ from cnnlab.grading.preprocessors import FeedbackHTMLExporter
 #: sha256 of nbconvert 7.17.2's HTMLExporter.from_notebook_node, which the exporter copies.
 COPIED = "3dccafff45cc4e749766089c7de2f5385ac071e03f4f5a15bfb3b025f54893b9"
 
-PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+PIXEL = (  # a 1x1 PNG
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9"
+    "awAAAABJRU5ErkJggg=="
+)
 
 
 def test_the_copied_method_is_the_one_nbconvert_has():
