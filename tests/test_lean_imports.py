@@ -23,7 +23,9 @@ def _format_checkers(prelude):
     # a fresh interpreter, without pytest's plugin (which loads the module)
     out = subprocess.run(
         [sys.executable, "-c", CHECKERS.format(prelude=prelude)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return set(json.loads(out.stdout))
 
@@ -36,8 +38,10 @@ def _installed(dist):
     return True
 
 
-@pytest.mark.skipif(not _installed("rfc3987-syntax"),
-                    reason="rfc3987-syntax is not installed: there is nothing to hide")
+@pytest.mark.skipif(
+    not _installed("rfc3987-syntax"),
+    reason="rfc3987-syntax is not installed: there is nothing to hide",
+)
 def test_only_the_two_iri_format_checks_go_missing():
     plain = _format_checkers("")
     lean = _format_checkers("import cnnlab._lean_imports")
@@ -74,9 +78,14 @@ def test_nbformat_validation_uses_no_format_checks(tmp_path):
 
 def test_does_nothing_once_jsonschema_is_imported():
     out = subprocess.run(
-        [sys.executable, "-c",
-         "import sys, jsonschema, cnnlab._lean_imports\n"
-         "print(sys.modules.get('rfc3987_syntax', 'absent') is None)"],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, jsonschema, cnnlab._lean_imports\n"
+            "print(sys.modules.get('rfc3987_syntax', 'absent') is None)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert out.stdout.strip() == "False"

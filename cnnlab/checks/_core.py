@@ -158,6 +158,17 @@ def random_pair(rng: np.random.Generator, low: int, high: int):
     return a if rng.random() < 0.5 else (a, b)
 
 
+def pooling_maps() -> tuple[np.ndarray, np.ndarray]:
+    """Two small maps whose window maxima are easy to check by eye, shape (1, 1, H, W):
+    4 x 4 (2 x 2 windows tile it) and 5 x 5 (the last row and column fit no window).
+    """
+    grid = np.array([[1.0, 3, 2, 1], [4, 2, 0, 1], [5, 1, 7, 8], [0, 6, 2, 3]])
+    odd = np.array(
+        [[1.0, 7, 2, 0, 9], [3, 2, 5, 4, 1], [8, 0, 1, 6, 2], [2, 9, 3, 1, 7], [6, 1, 4, 8, 3]]
+    )
+    return grid.reshape(1, 1, 4, 4), odd.reshape(1, 1, 5, 5)
+
+
 def random_pooling(rng: np.random.Generator, count: int = 8):
     """``count`` random pooling calls for thorough checks: (title, x, kwargs) each.
 

@@ -21,6 +21,7 @@ from cnnlab.checks._core import (
     extra_rng,
     normal,
     pair,
+    pooling_maps,
     random_pooling,
     run,
     wrong_order,
@@ -160,10 +161,7 @@ def check_relu_backward(fn, *, thorough=False) -> None:
 
 def _pool_backward_cases(thorough: bool, seed: int) -> list[Case]:
     rng = np.random.default_rng(seed)
-    grid = np.array([[1.0, 3, 2, 1], [4, 2, 0, 1], [5, 1, 7, 8], [0, 6, 2, 3]])
-    odd = np.array(
-        [[1.0, 7, 2, 0, 9], [3, 2, 5, 4, 1], [8, 0, 1, 6, 2], [2, 9, 3, 1, 7], [6, 1, 4, 8, 3]]
-    )
+    grid, odd = pooling_maps()
     peak = np.arange(25.0).reshape(5, 5) % 7
     peak[2, 2] = 9.0  # the largest value, inside all four overlapping windows
 
@@ -178,8 +176,8 @@ def _pool_backward_cases(thorough: bool, seed: int) -> list[Case]:
         return Case(title, {"dout": np.asarray(dout, x.dtype).reshape(shape), "x": x}, kwargs)
 
     cases = [
-        case("a 4 x 4 map, 2 x 2 windows", grid.reshape(1, 1, 4, 4), dout=[[2.0, -1], [3, 5]]),
-        case("a 5 x 5 map: the last row and column are in no window", odd.reshape(1, 1, 5, 5)),
+        case("a 4 x 4 map, 2 x 2 windows", grid, dout=[[2.0, -1], [3, 5]]),
+        case("a 5 x 5 map: the last row and column are in no window", odd),
         case(
             "3 x 3 windows with stride 2: the peak in the middle is in all four windows",
             peak.reshape(1, 1, 5, 5),

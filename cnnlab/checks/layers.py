@@ -18,6 +18,7 @@ from cnnlab.checks._core import (
     extra_rng,
     normal,
     pair,
+    pooling_maps,
     random_pooling,
     run,
 )
@@ -126,14 +127,11 @@ def check_relu(fn, *, thorough=False) -> None:
 
 def _pool_cases(thorough: bool, seed: int) -> list[Case]:
     rng = np.random.default_rng(seed)
-    grid = np.array([[1.0, 3, 2, 1], [4, 2, 0, 1], [5, 1, 7, 8], [0, 6, 2, 3]])
-    odd = np.array(
-        [[1.0, 7, 2, 0, 9], [3, 2, 5, 4, 1], [8, 0, 1, 6, 2], [2, 9, 3, 1, 7], [6, 1, 4, 8, 3]]
-    )
+    grid, odd = pooling_maps()
     cases = [
-        Case("a 4 x 4 map, 2 x 2 windows (the defaults)", {"x": grid.reshape(1, 1, 4, 4)}),
-        Case("a 5 x 5 map: the last row and column fit no window", {"x": odd.reshape(1, 1, 5, 5)}),
-        Case("only negative values", {"x": -1.0 - grid.reshape(1, 1, 4, 4)[:, :, ::-1]}),
+        Case("a 4 x 4 map, 2 x 2 windows (the defaults)", {"x": grid}),
+        Case("a 5 x 5 map: the last row and column fit no window", {"x": odd}),
+        Case("only negative values", {"x": -1.0 - grid[:, :, ::-1]}),
         Case(
             "3 x 3 windows, stride defaulting to 3",
             {"x": distinct(rng, (2, 3, 6, 7))},
@@ -156,7 +154,7 @@ def _pool_cases(thorough: bool, seed: int) -> list[Case]:
         ),
         Case(
             "uint8 pixels, 0 to 255: computed in float64",
-            {"x": (grid * 30).astype(np.uint8).reshape(1, 1, 4, 4)},
+            {"x": (grid * 30).astype(np.uint8)},
         ),
     ]
     if thorough:
