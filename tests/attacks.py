@@ -231,6 +231,19 @@ ATTACKS: dict[str, tuple[str, str]] = {
         "        break\n",
         "",
     ),
+    "writing where no size limit holds": (
+        "import os\n"
+        "wrote = []\n"
+        "for folder in ('/', '/etc', '/work', '/dev', '/usr', '/proc'):\n"
+        "    try:\n"
+        "        with open(os.path.join(folder, 'fill'), 'wb') as f:\n"
+        "            f.write(b'x' * 10_000_000)\n"
+        "        wrote.append(folder)\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "print('OUTSIDE', wrote)\n",
+        "",
+    ),
     "filling the disk": (
         "import itertools\n"
         "for n in itertools.count():\n"
@@ -242,3 +255,73 @@ ATTACKS: dict[str, tuple[str, str]] = {
         "",
     ),
 }
+
+
+#: Run one after the other on one worker (so in one sandbox): each trap, then a
+#: correct submission that looks for what the trap left. name -> code after the
+#: wrong relu. ``{marker}`` as above.
+TRAPS: dict[str, str] = {
+    "files and IPC objects left for the next kernel": (
+        "import os, signal, subprocess, time\n"
+        "for folder in ('/tmp', '/dev/shm', os.getcwd()):\n"
+        "    open(os.path.join(folder, 'TRAP-{marker}'), 'w').write('x')\n"
+        "hook = (\"get_ipython().events.register('post_run_cell', \"\n"
+        '        "lambda r: get_ipython().user_ns.update(relu=abs))\\n")\n'
+        "for ipython in ('/tmp/.ipython', '/tmp/ipython'):\n"
+        "    try:\n"
+        "        os.makedirs(ipython + '/profile_default/startup', exist_ok=True)\n"
+        "        open(ipython + '/profile_default/startup/00-TRAP-{marker}.py', 'w').write(hook)\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "os.makedirs('/tmp/locked/inner')\n"
+        "open('/tmp/locked/inner/TRAP-{marker}', 'w').write('x')\n"
+        "os.chmod('/tmp/locked/inner', 0)\n"
+        "os.chmod('/tmp/locked', 0)\n"
+        "os.symlink('/tmp/locked', '/tmp/TRAP-link-{marker}')\n"
+        "subprocess.run(['ipcmk', '-M', '4096'], capture_output=True)\n"
+    ),
+    "a process lying in wait for the next kernel": (
+        "import os, signal, time\n"
+        "if os.fork() == 0:  # waits for the next kernel, to stop the zygote and kill it\n"
+        "    os.setsid()\n"
+        "    known = {p for p in os.listdir('/proc') if p.isdigit()}\n"
+        "    while True:\n"
+        "        for p in os.listdir('/proc'):\n"
+        "            if p.isdigit() and p not in known:\n"
+        "                try:\n"
+        "                    os.kill(int(p), signal.SIGKILL)\n"
+        "                except OSError:\n"
+        "                    pass\n"
+        "        try:\n"
+        "            os.kill(2, signal.SIGSTOP)\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "        time.sleep(0.05)\n"
+    ),
+    "the zygote's limits, priority and CPUs": (
+        "import os, resource\n"
+        "zygote = os.getppid()\n"
+        "resource.prlimit(zygote, resource.RLIMIT_AS, (300 * 1024**2, 300 * 1024**2))\n"
+        "os.setpriority(os.PRIO_PROCESS, zygote, 19)\n"
+        "os.sched_setaffinity(zygote, {min(os.sched_getaffinity(0))})\n"
+    ),
+}
+
+#: The last cell of the correct submission that follows each trap: what it finds.
+PROBE = (
+    "import os, resource\n"
+    "found = []\n"
+    "for folder in ('/tmp', '/dev/shm', os.getcwd()):\n"
+    "    for root, folders, files in os.walk(folder):\n"
+    "        found += [os.path.join(root, name) for name in files + folders]\n"
+    "zygote = open('/proc/2/stat').read().rsplit(')', 1)[1].split()[19]\n"
+    "print('PROBE', {\n"
+    "    'found': sorted(found),\n"
+    "    'segments': len(open('/proc/sysvipc/shm').read().splitlines()) - 1,\n"
+    "    'processes': sorted(int(p) for p in os.listdir('/proc') if p.isdigit()),\n"
+    "    'niceness': os.getpriority(os.PRIO_PROCESS, 0),\n"
+    "    'cpus': len(os.sched_getaffinity(0)),\n"
+    "    'memory': resource.getrlimit(resource.RLIMIT_AS)[0],\n"
+    "    'zygote started': int(zygote),\n"
+    "})\n"
+)

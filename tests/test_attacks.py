@@ -14,6 +14,10 @@ run beside the attackers. Then:
   tests still those of the source), and no file anywhere holds the marker
   the attacks write;
 * after the batch, a plain wrong resubmission still scores 0.
+
+A second batch runs on one worker, whose kernels share one sandbox: after each
+trap (files, a lurking process, IPC objects, the zygote's settings) a correct
+submission finds nothing of it and keeps full marks.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from types import SimpleNamespace
 import nbformat
 import psutil
 import pytest
-from attacks import ATTACKS, WRONG_RELU
+from attacks import ATTACKS, PROBE, TRAPS, WRONG_RELU
 from grading_helpers import (
     graded_cell,
     make_course,
@@ -84,6 +88,14 @@ def sandbox_processes(batch_folder: str) -> list[psutil.Process]:
         if "bwrap" in command and batch_folder in command:
             found.append(process)
     return found
+
+
+def sandboxes_left(batch_folder: str) -> list[psutil.Process]:
+    """The batch's sandboxes still there after a while (none, once they all ended)."""
+    deadline = time.monotonic() + 60  # a hang detector: the kernels die with their sandbox
+    while sandbox_processes(batch_folder) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return sandbox_processes(batch_folder)
 
 
 def _submissions(root: Path, marker: str) -> dict[str, str]:
@@ -245,10 +257,7 @@ def test_no_feedback_page_holds_a_hidden_test_or_a_solution(attacked):
 
 
 def test_no_process_outlives_the_batch(attacked):
-    deadline = time.monotonic() + 60  # a hang detector: the kernels die with their sandbox
-    while sandbox_processes(attacked.batch_folder) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert sandbox_processes(attacked.batch_folder) == []
+    assert sandboxes_left(attacked.batch_folder) == []
 
 
 def test_nothing_outside_the_sandboxes_changed(attacked):
@@ -295,6 +304,11 @@ def test_the_attacks_are_named_in_the_feedback(attacked):
     assert "subprocess" in " ".join(c.message for c in result.cells)
 
 
+def test_nothing_is_written_where_no_size_limit_holds(attacked):
+    page = attacked.root / "feedback" / "attack-writing-where-no-size-limit-holds"
+    assert "OUTSIDE []" in (page / ACTIVATION / f"{ACTIVATION}.html").read_text()
+
+
 def test_sandboxed_kernels_saw_nothing_of_the_course(attacked):
     page = attacked.root / "feedback" / "attack-solutions-and-gradebook-from-the-disk"
     text = (page / ACTIVATION / f"{ACTIVATION}.html").read_text()
@@ -303,3 +317,109 @@ def test_sandboxed_kernels_saw_nothing_of_the_course(attacked):
     assert "site-packages" in seen  # it could read the installed packages, and only those
     for secret in (str(attacked.root), "victim-a", "victim-b", "cnnlab-grade-"):
         assert secret not in seen, secret
+
+
+# ------------------------------------------------------------- one sandbox, in turn
+
+ZYGOTE_STARTED = "print('STARTED', open('/proc/2/stat').read().rsplit(')', 1)[1].split()[19])\n"
+
+
+def _printed(root: Path, student: str, prefix: str) -> str:
+    """What a graded notebook's cells printed on the line starting with ``prefix``."""
+    path = root / "autograded" / student / ACTIVATION / f"{ACTIVATION}.ipynb"
+    assert path.exists(), f"{student} has no graded notebook"
+    for cell in nbformat.read(path, as_version=4).cells:
+        for output in cell.get("outputs", []):
+            for line in output.get("text", "").splitlines():
+                if line.startswith(prefix + " "):
+                    return line[len(prefix) + 1 :]
+    raise AssertionError(f"{student} printed no {prefix} line")
+
+
+@pytest.fixture(scope="module")
+def in_turn(tmp_path_factory, figureless_ipython_dir):
+    root = make_course(tmp_path_factory.mktemp("turns"), [ACTIVATION], cell_timeout=CELL_TIMEOUT)
+    course = Course.find(root)
+    release(course, log=lambda *_: None)
+    marker = f"cnnlab-trap-{secrets.token_hex(8)}"
+    order = []
+    for number, (name, code) in enumerate(TRAPS.items()):
+        trap, probe = f"t{2 * number}-trap-{slug(name)}"[:60], f"t{2 * number + 1}-probe"
+        nb = solved(root, ACTIVATION)
+        replace_function(nb, "relu", WRONG_RELU + code.replace("{marker}", marker))
+        nb.cells.append(nbformat.v4.new_code_cell(ZYGOTE_STARTED))
+        submit(root, trap, ACTIVATION, nb)
+        nb = solved(root, ACTIVATION)
+        nb.cells.append(nbformat.v4.new_code_cell(PROBE))
+        submit(root, probe, ACTIVATION, nb)
+        order.append((name, trap, probe))
+    batch_folder = tempfile.mkdtemp(prefix="turn", dir="/tmp")
+    os.chmod(batch_folder, 0o711)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("IPYTHONDIR", str(figureless_ipython_dir))
+        patch.setattr(tempfile, "tempdir", batch_folder)
+        results = grade(course, workers=1, time_limit=TIME_LIMIT, log=lambda *_: None)
+    return SimpleNamespace(
+        root=root,
+        marker=marker,
+        order=order,
+        results={r.student: r for r in results},
+        batch_folder=batch_folder,
+    )
+
+
+def test_in_one_sandbox_each_trap_scores_zero_and_the_next_kernel_full_marks(in_turn):
+    assert [r for r in sorted(in_turn.results)] == [s for _, *pair in in_turn.order for s in pair]
+    for _name, trap, probe in in_turn.order:
+        assert code_points(in_turn.results[trap])[0] == 0, trap
+        got, most = code_points(in_turn.results[probe])
+        assert got == most > 0, (probe, in_turn.results[probe])
+
+
+def test_the_next_kernel_finds_nothing_of_the_last(in_turn):
+    for _name, trap, probe in in_turn.order[:2]:
+        seen = eval(_printed(in_turn.root, probe, "PROBE"))  # a dict literal of plain values
+        assert not [path for path in seen["found"] if "TRAP" in path], seen["found"]
+        assert seen["segments"] == 0
+        others = set(seen["processes"]) - {1, 2}
+        assert len(others) == 1, seen["processes"]  # the kernel alone, beside init and zygote
+        # The same sandbox, cleared, not a new one: the zygote is the one the trap saw.
+        assert seen["zygote started"] == int(_printed(in_turn.root, trap, "STARTED"))
+
+
+def test_a_zygote_a_kernel_tampered_with_is_replaced(in_turn):
+    _, _, (_, trap, probe) = in_turn.order
+    seen = eval(_printed(in_turn.root, probe, "PROBE"))
+    assert seen["niceness"] == os.getpriority(os.PRIO_PROCESS, 0)
+    assert seen["cpus"] == len(os.sched_getaffinity(0))
+    assert seen["memory"] == 2 * 1024**3
+    assert seen["zygote started"] != int(_printed(in_turn.root, trap, "STARTED"))
+
+
+def test_no_process_outlives_the_batch_in_turn(in_turn):
+    assert sandboxes_left(in_turn.batch_folder) == []
+
+
+def test_a_sandbox_for_each_kernel_grades_the_same(tmp_path, figureless_ipython_dir):
+    """`make grade --fresh-kernels`: no zygote, a new sandbox for every kernel."""
+    root = make_course(tmp_path / "fresh", [ACTIVATION], cell_timeout=CELL_TIMEOUT)
+    course = Course.find(root)
+    release(course, log=lambda *_: None)
+    submit(root, "right", ACTIVATION, solved(root, ACTIVATION))
+    nb = solved(root, ACTIVATION)
+    replace_function(nb, "relu", WRONG_RELU + ATTACKS["writing where no size limit holds"][0])
+    submit(root, "wrong", ACTIVATION, nb)
+    batch_folder = tempfile.mkdtemp(prefix="fresh", dir="/tmp")
+    os.chmod(batch_folder, 0o711)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("IPYTHONDIR", str(figureless_ipython_dir))
+        patch.setattr(tempfile, "tempdir", batch_folder)
+        results = grade(
+            course, workers=1, prefork=False, time_limit=TIME_LIMIT, log=lambda *_: None
+        )
+    scores = {r.student: code_points(r) for r in results}
+    assert scores["right"][0] == scores["right"][1] > 0
+    assert scores["wrong"][0] == 0
+    page = root / "feedback" / "wrong" / ACTIVATION / f"{ACTIVATION}.html"
+    assert "OUTSIDE []" in page.read_text()
+    assert sandboxes_left(batch_folder) == []

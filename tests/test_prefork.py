@@ -175,3 +175,23 @@ def test_kernels_are_forked_on_linux_only(monkeypatch):
     assert not _forkable([sys.executable, "-m", "ipykernel_launcher", "-f", "c.json"])
     with pytest.raises(RuntimeError, match="Linux only"):
         Zygote(sys.executable)
+
+
+def test_a_sandboxed_zygote_empties_a_folder_but_keeps_what_is_mounted_there(tmp_path):
+    """What prefork._empty leaves of a kernel's folder: nothing of its own, even
+    behind a folder made unreadable, and never what a link points to."""
+    from cnnlab.grading.prefork import _empty
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "kept").write_text("not the kernel's")
+    folder = tmp_path / "tmp"
+    (folder / "a" / "b").mkdir(parents=True)
+    (folder / "a" / "b" / "file").write_text("x")
+    (folder / "top").write_text("x")
+    (folder / "link").symlink_to(outside)
+    (folder / "a" / "b").chmod(0)
+    (folder / "a").chmod(0o500)
+    assert _empty(folder) == []
+    assert list(folder.iterdir()) == []
+    assert (outside / "kept").read_text() == "not the kernel's"

@@ -91,7 +91,8 @@ def _parser() -> argparse.ArgumentParser:
         "--fresh-kernels",
         action="store_false",
         dest="prefork",
-        help="with --no-sandbox: start each kernel as a new process (default: fork a warm one)",
+        help="start each kernel as a new process, in a sandbox of its own (default: fork "
+        "each worker's kernels from a warm process in one sandbox, cleared between them)",
     )
 
     p = commands.add_parser("record", help="record results saved by grade --results elsewhere")

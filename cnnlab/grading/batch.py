@@ -213,9 +213,11 @@ def grade(
     Each kernel runs in a sandbox (:mod:`~cnnlab.grading.sandbox`, at most
     ``memory`` bytes) and the test cells are judged outside it
     (:mod:`~cnnlab.grading.remote`), their hidden cases drawn from ``seed``
-    (a secret one by default). ``sandboxed=False`` runs the kernels without a
-    sandbox, forked from a warm process (``prefork``): only for work you
-    trust. Returns one result per submission (see :mod:`~cnnlab.grading.worker`).
+    (a secret one by default). The kernels of a worker are forked from a
+    warm process in one sandbox, cleared between them (``prefork``), or each
+    started in a sandbox of its own (``prefork=False``). ``sandboxed=False``
+    runs the kernels without a sandbox: only for work you trust. Returns one
+    result per submission (see :mod:`~cnnlab.grading.worker`).
     """
     if sandboxed and (why := sandbox.available()) is not None:
         raise GradingError(

@@ -11,6 +11,17 @@ environment and working folder jupyter_client asked for, then ipykernel's
 own entry point with the usual arguments. Every kernel starts from the same
 untouched state: nothing of one submission can reach the next.
 
+Sandboxed (``--sandboxed``), the zygote lives inside a worker's sandbox
+(:class:`cnnlab.grading.sandbox.SandboxedZygote`) and runs that worker's
+kernels one after the other, as the same user. It then trusts nothing a
+kernel left behind: before every kernel (and when asked to, after one) it
+kills every other process of the sandbox, empties the folders a kernel can
+write and removes System V IPC objects; its own memory no kernel can read or
+write (it is not dumpable, so no ``ptrace`` and no ``/proc/<pid>/mem``), and
+if a kernel changed what a process of the same user may change of another
+(resource limits, niceness, CPU affinity, scheduling policy) it stops rather
+than pass that on, and the worker starts a new sandbox.
+
 :class:`PreforkProvisioner` is the jupyter_client kernel provisioner that asks
 the zygote instead of starting a process (registered as ``cnnlab-prefork``
 under ``jupyter_client.kernel_provisioners`` in pyproject.toml). A grader
@@ -22,8 +33,12 @@ started the usual way.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
+import resource
+import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -77,6 +92,10 @@ def _become_kernel(request: dict, requests: int, replies: int) -> None:
         # The zygote is the kernel's parent: the kernel ends if the zygote does.
         parent = os.getppid()
         os.environ["JPY_PARENT_PID"] = str(parent)
+        for path, text in request.get("files", {}).items():  # the connection file
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as file:
+                file.write(text)
         if request.get("cwd"):
             os.chdir(request["cwd"])
         sys.argv = ["ipykernel_launcher", *request["args"], f"--IPKernelApp.parent_handle={parent}"]
@@ -94,8 +113,14 @@ def _become_kernel(request: dict, requests: int, replies: int) -> None:
     os._exit(code)
 
 
-def serve(requests: int = 0, replies: int = 1) -> None:
-    """The zygote's loop: one JSON request per line in, one pid per line out."""
+def serve(requests: int = 0, replies: int = 1, sandboxed: bool = False) -> None:
+    """The zygote's loop: one JSON request per line in, one line out.
+
+    A request to fork is answered with the child's pid; ``{"clear": [...]}``
+    (sandboxed only) with ``cleared``. Sandboxed, every request first clears
+    the sandbox (:func:`_clear`); if a kernel changed this process's
+    settings, the answer is ``tampered: ...`` and the zygote ends.
+    """
     # As ipykernel_launcher does: no import from the folder the zygote started in. The
     # kernel puts "" (its own working folder) back on sys.path when it starts.
     if sys.path and (sys.path[0] == "" or Path(sys.path[0]) == Path.cwd()):
@@ -105,14 +130,132 @@ def serve(requests: int = 0, replies: int = 1) -> None:
         raise SystemExit("the zygote needs one BLAS thread (start it with Zygote)")
     for name in PRELOAD:
         __import__(name)
+    if sandboxed:
+        _set_dumpable(False)
+        settings = _settings()
     signal.signal(signal.SIGCHLD, _reap)
     reader = os.fdopen(requests, "r", closefd=False)
     os.write(replies, b"ready\n")
     for line in reader:
+        request = json.loads(line)
+        if sandboxed:
+            left = _clear(request.get("clear", request.get("writable", [])))
+            changed = [name for name, value in _settings().items() if settings[name] != value]
+            changed += [f"left: {path}" for path in left[:5]]
+            if changed:
+                os.write(replies, f"tampered: {', '.join(changed)}\n".encode())
+                return
+            if "clear" in request:
+                os.write(replies, b"cleared\n")
+                continue
         pid = os.fork()
         if pid == 0:
-            _become_kernel(json.loads(line), requests, replies)
+            if sandboxed:
+                _set_dumpable(True)  # as any kernel: only the zygote is out of reach
+            _become_kernel(request, requests, replies)
         os.write(replies, f"{pid}\n".encode())
+
+
+# ------------------------------------------------------- a zygote in a sandbox
+
+_PR_SET_DUMPABLE = 4
+
+
+def _set_dumpable(dumpable: bool) -> None:
+    """Whether processes of the same user may ptrace this one (or read its memory)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_DUMPABLE, int(dumpable), 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE)")
+
+
+def _settings() -> dict:
+    """What another process of the same user may change in this one, and forks inherit."""
+    settings = {
+        f"limit {name}": resource.getrlimit(getattr(resource, name))
+        for name in sorted(dir(resource))
+        if name.startswith("RLIMIT_")
+    }
+    settings["niceness"] = os.getpriority(os.PRIO_PROCESS, 0)
+    settings["CPU affinity"] = sorted(os.sched_getaffinity(0))
+    settings["scheduling policy"] = os.sched_getscheduler(0)
+    settings["scheduling priority"] = os.sched_getparam(0).sched_priority
+    return settings
+
+
+def _others() -> list[int]:
+    """The live processes of this PID namespace but its init (1) and this one."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) not in (1, os.getpid()):
+            with contextlib.suppress(OSError):
+                # "pid (name) S ...": the state follows the last parenthesis
+                state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
+                if state not in ("Z", "X"):
+                    found.append(int(entry))
+    return found
+
+
+def _clear(writable: list[str]) -> list[str]:
+    """Leave nothing of the last kernel: no process, no file, no IPC object.
+
+    Returns what could not be removed (nothing, unless something is wrong).
+    """
+    deadline = time.monotonic() + 10
+    while True:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(-1, signal.SIGKILL)  # every process it may signal, but init and itself
+        _reap()
+        if not _others() or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    left = [f"process {pid}" for pid in _others()]
+    for folder in writable:
+        left += _empty(Path(folder))
+    if shutil.which("ipcrm"):
+        subprocess.run(["ipcrm", "--all"], capture_output=True)
+    return left
+
+
+def _empty(folder: Path) -> list[str]:
+    """Remove everything in ``folder`` but what is mounted there (the kernel's settings).
+
+    Returns what is left.
+    """
+    device = folder.stat().st_dev
+
+    def own(path: str) -> bool:  # on the folder's file system, not mounted over it
+        with contextlib.suppress(OSError):
+            return os.lstat(path).st_dev == device
+        return False
+
+    # A folder its owner made unreadable or unwritable: given back before it is read.
+    for root, folders, _files in os.walk(folder):
+        for name in folders:
+            path = os.path.join(root, name)
+            if not os.path.islink(path) and own(path):
+                with contextlib.suppress(OSError):
+                    os.chmod(path, 0o700)
+    for root, folders, files in os.walk(folder, topdown=False):
+        for name in files:
+            path = os.path.join(root, name)
+            if own(path):
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+        for name in folders:
+            path = os.path.join(root, name)
+            if own(path):
+                with contextlib.suppress(OSError):
+                    if os.path.islink(path):
+                        os.unlink(path)
+                    else:
+                        os.rmdir(path)  # fails, as it should, if a mount point is inside
+    # Empty folders may stay (those around a mount point must); nothing else may.
+    left = []
+    for root, folders, files in os.walk(folder):
+        for name in files + [name for name in folders if os.path.islink(os.path.join(root, name))]:
+            if own(os.path.join(root, name)):
+                left.append(os.path.join(root, name))
+    return left
 
 
 # ------------------------------------------------------------ the grader's side
@@ -121,7 +264,10 @@ def serve(requests: int = 0, replies: int = 1) -> None:
 class Zygote:
     """A zygote process for one Python interpreter, started on first use."""
 
-    def __init__(self, python: str):
+    #: How long it may take to answer a request (to fork, or to clear a sandbox).
+    timeout = 60.0
+
+    def __init__(self, python: str, command: list[str] | None = None):
         if not supported():
             raise RuntimeError(
                 f"kernels are forked from a warm process on Linux only, not {sys.platform}"
@@ -130,14 +276,16 @@ class Zygote:
         # after OpenBLAS started its threads hands its children a pool they cannot use.
         env = dict(os.environ) | dict.fromkeys(BLAS_THREADS, "1")
         self.process = subprocess.Popen(
-            [python, "-m", "cnnlab.grading.prefork"],
+            command or [python, "-m", "cnnlab.grading.prefork"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            text=True,
-            bufsize=1,
+            bufsize=0,
             env=env,
+            start_new_session=True,
         )
-        if self.process.stdout.readline().strip() != "ready":
+        self._unread = b""
+        if self._answer() != "ready":
+            self.stop()
             raise RuntimeError("the kernel zygote did not start")
 
     @classmethod
@@ -148,10 +296,37 @@ class Zygote:
         return zygote
 
     def fork(self, args: list[str], env: dict, cwd: str | None) -> int:
-        request = {"args": args, "env": env, "cwd": cwd}
-        self.process.stdin.write(json.dumps(request) + "\n")
-        self.process.stdin.flush()
-        return int(self.process.stdout.readline())
+        return int(self._ask({"args": args, "env": env, "cwd": cwd}))
+
+    def stop(self) -> None:
+        """End the zygote (and, sandboxed, everything in its sandbox)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            self.process.kill()
+        self.process.wait()
+
+    def _ask(self, request: dict) -> str:
+        try:
+            self.process.stdin.write((json.dumps(request) + "\n").encode())
+        except OSError:
+            raise RuntimeError("the kernel zygote is gone") from None
+        return self._answer()
+
+    def _answer(self) -> str:
+        """The zygote's next line; RuntimeError if it ends or takes too long."""
+        deadline = time.monotonic() + self.timeout
+        out = self.process.stdout.fileno()
+        while b"\n" not in self._unread:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([out], [], [], left)[0]:
+                raise RuntimeError(f"the kernel zygote did not answer within {self.timeout} s")
+            chunk = os.read(out, 4096)
+            if not chunk:
+                raise RuntimeError("the kernel zygote is gone")
+            self._unread += chunk
+        line, self._unread = self._unread.split(b"\n", 1)
+        return line.decode()
 
 
 #: The zygote of each Python interpreter, in this process.
@@ -226,4 +401,4 @@ class PreforkProvisioner(LocalProvisioner):
 
 
 if __name__ == "__main__":
-    serve()
+    serve(sandboxed="--sandboxed" in sys.argv[1:])

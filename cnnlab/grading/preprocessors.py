@@ -27,6 +27,7 @@ import ast
 import contextlib
 import os
 import re
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -42,7 +43,7 @@ from nbconvert.filters.highlight import Highlight2HTML
 from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
-from traitlets import Integer, Unicode
+from traitlets import Bool, Integer, Unicode
 
 from cnnlab.grading.markers import DEFAULT, Markers, split
 from cnnlab.grading.remote import KernelLost, judge
@@ -144,6 +145,9 @@ class SandboxedExecute(Execute):
     sockets = Unicode("", help="A folder for the kernels' Unix sockets (empty: TCP).").tag(
         config=True
     )
+    forked = Bool(
+        True, help="Fork the kernels from a zygote in one sandbox per worker (Linux)."
+    ).tag(config=True)
     seed = Integer(0, help="The seed of the hidden cases of the thorough checks.").tag(config=True)
     release_directory = Unicode("", help="Where the student versions are.").tag(config=True)
 
@@ -165,9 +169,16 @@ class SandboxedExecute(Execute):
         if not self.sandbox:
             return super().create_kernel_manager()
         spec = Sandbox.from_json(self.sandbox)
-        spec.sockets = tempfile.mkdtemp(prefix="k", dir=self.sockets)
+        spec.sockets = self.sockets  # bound into the sandbox; one folder per kernel in it
+        for old in os.scandir(self.sockets):  # the last kernel's is done with
+            if old.is_dir(follow_symlinks=False):
+                shutil.rmtree(old.path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(old.path)
+        folder = tempfile.mkdtemp(prefix="k", dir=self.sockets)
         if spec.uid is not None:
-            os.chown(spec.sockets, spec.uid, spec.uid)
+            os.chown(folder, spec.uid, spec.uid)
         kernel = KernelSpec(
             argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
             display_name="Python 3 (sandboxed)",
@@ -176,7 +187,7 @@ class SandboxedExecute(Execute):
             metadata={
                 "kernel_provisioner": {
                     "provisioner_name": "cnnlab-sandbox",
-                    "config": {"sandbox": spec.to_json()},
+                    "config": {"sandbox": spec.to_json(), "forked": self.forked},
                 }
             },
         )
@@ -184,10 +195,9 @@ class SandboxedExecute(Execute):
             kernel_name="python3",
             kernel_spec_manager=_OneKernelSpec(kernel),
             transport="ipc",
-            ip=os.path.join(spec.sockets, "kernel"),
+            ip=os.path.join(folder, "kernel"),
             config=self.config,
         )
-        self._socket_folder = spec.sockets
         return self.km
 
     def _channel(self, code: str, name: str) -> str:

@@ -13,7 +13,8 @@ Debian package ``bubblewrap``):
   graders' scratch folders), no home folder;
 * a private ``/tmp`` and an empty working folder, both in memory and of
   limited size (the kernel gets the notebook's cells from the grader, not
-  the file: nbgrader's copy of it holds the hidden tests);
+  the file: nbgrader's copy of it holds the hidden tests); everything else
+  read-only, bubblewrap's own skeleton (``/``, ``/dev``) included;
 * limits on memory (address space, 2 GiB by default), on the size of a file
   it writes and on the number of its processes and threads.
 
@@ -29,6 +30,16 @@ The kernel talks to the grader over Unix sockets (jupyter_client's ``ipc``
 transport) in a folder bound into the sandbox: there is no network. The
 :class:`SandboxProvisioner` is the jupyter_client kernel provisioner that
 starts a kernel this way; :class:`Sandbox` holds the settings.
+
+A new sandbox and a new Python for every kernel cost half a second of CPU
+(Python, ipykernel, numpy, matplotlib and cnnlab imported each time). So by
+default each worker keeps one sandbox whose :class:`SandboxedZygote` has
+imported them once and forks the worker's kernels, one at a time; between
+two kernels it kills every process the last one left, empties the folders it
+could write and removes its IPC objects, and a zygote that a kernel
+tampered with (its limits, priority, CPUs) is replaced by a new sandbox
+(:mod:`cnnlab.grading.prefork`). ``make grade --fresh-kernels`` gives each
+kernel a sandbox of its own instead.
 """
 
 from __future__ import annotations
@@ -38,23 +49,29 @@ import ctypes
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import psutil
 from jupyter_client.provisioning import LocalProvisioner
-from traitlets import Unicode
+from traitlets import Bool, Unicode
+
+from cnnlab.grading.prefork import BLAS_THREADS, ForkedKernel, Zygote, _forkable
 
 __all__ = [
     "SANDBOX_UID",
     "Sandbox",
     "SandboxError",
     "SandboxProvisioner",
+    "SandboxedZygote",
     "available",
     "private_mounts",
     "searchable_by_others",
+    "stop_zygotes",
 ]
 
 #: The host user id of worker 0's kernels when grading as root (worker k: + k).
@@ -113,12 +130,32 @@ class Sandbox:
     def from_json(cls, text: str) -> Sandbox:
         return cls(**json.loads(text))
 
-    def command(self, argv: list[str], data: dict[str, int]) -> list[str]:
+    def environment(self) -> dict[str, str]:
+        """The kernel's environment variables: nothing else of the grader's."""
+        environment = {k: os.environ[k] for k in PASSED_ENVIRONMENT if k in os.environ}
+        environment |= {
+            "HOME": "/tmp",
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"]),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "MPLCONFIGDIR": "/tmp/matplotlib",
+        }
+        if self.kernel_config:
+            environment["IPYTHONDIR"] = IPYTHON
+        return environment
+
+    def writable(self) -> list[str]:
+        """The folders a kernel may write inside the sandbox (but its socket folder)."""
+        return ["/tmp", "/dev/shm", self.work]
+
+    def command(
+        self, argv: list[str], data: dict[str, int], environment: dict | None = None
+    ) -> list[str]:
         """The command that runs ``argv`` in this sandbox.
 
         ``data`` maps a path inside the sandbox to an open file descriptor whose
         content becomes that (read-only) file: the connection file, whose host
-        folder the sandbox user may not read.
+        folder the sandbox user may not read. ``environment`` adds to (or
+        overrides) :meth:`environment`.
         """
         bwrap = shutil.which("bwrap") or "bwrap"
         args = [
@@ -151,19 +188,16 @@ class Sandbox:
             args += ["--ro-bind-data", str(fd), inside]
         args += ["--bind", self.sockets, self.sockets]
         args += ["--chdir", self.work]
-        environment = {k: os.environ[k] for k in PASSED_ENVIRONMENT if k in os.environ}
-        environment |= {
-            "HOME": "/tmp",
-            "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"]),
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "MPLCONFIGDIR": "/tmp/matplotlib",
-        }
+        environment = self.environment() | (environment or {})
         if self.kernel_config:
             # IPython writes into its folder: the settings file alone, in the private /tmp.
             folder, name = os.path.split(self.kernel_config)
             source = os.path.join(self.mounts.get(folder, folder), name)
             args += ["--ro-bind", source, f"{IPYTHON}/profile_default/{KERNEL_CONFIG}"]
-            environment["IPYTHONDIR"] = IPYTHON
+        # Last of the mounts: bubblewrap's own skeleton (the root folder, /dev) read-only.
+        # It is a tmpfs without a size limit, writable by the sandbox's user: memory
+        # outside every limit, and a place for one kernel to leave something for the next.
+        args += ["--remount-ro", "/dev", "--remount-ro", "/"]
         for key, value in environment.items():
             args += ["--setenv", key, value]
         limits = [
@@ -281,18 +315,119 @@ def available() -> str | None:
 # ------------------------------------------------------------------ the provisioner
 
 
+class SandboxedZygote(Zygote):
+    """A kernel zygote (:mod:`cnnlab.grading.prefork`) inside a :class:`Sandbox`.
+
+    One per worker: it runs that worker's kernels one after the other and,
+    before each (and after each, when :meth:`clear` is called), leaves nothing
+    of the last one in the sandbox. If it ends, stops answering or finds its
+    settings changed, the next kernel gets a new sandbox.
+    """
+
+    def __init__(self, spec: Sandbox, python: str = sys.executable):
+        self.spec = spec
+        blas = dict.fromkeys(BLAS_THREADS, "1")
+        command = spec.command([python, "-m", "cnnlab.grading.prefork", "--sandboxed"], {}, blas)
+        super().__init__(python, command)
+
+    @classmethod
+    def for_sandbox(cls, spec: Sandbox) -> SandboxedZygote:
+        key = spec.to_json()
+        zygote = _SANDBOXED.get(key)
+        if zygote is None or zygote.process.poll() is not None:
+            zygote = _SANDBOXED[key] = cls(spec)
+        return zygote
+
+    def fork(self, args: list[str], env: dict, cwd: str | None, files: dict | None = None) -> int:
+        """Fork a kernel; returns its pid as this process sees it."""
+        request = {"args": args, "env": env, "cwd": cwd, "files": files or {}}
+        request["writable"] = self.spec.writable()
+        inner = self._answer_of(request)
+        return self._host_pid(int(inner))
+
+    def clear(self) -> None:
+        """Kill what the last kernel left running and empty its folders now."""
+        self._answer_of({"clear": self.spec.writable()})
+
+    def _answer_of(self, request: dict) -> str:
+        self._stop_leftovers()
+        try:
+            answer = self._ask(request)
+        except RuntimeError:
+            self.stop()
+            raise
+        if answer.startswith("tampered"):
+            self.stop()
+            raise RuntimeError(f"the kernel zygote found its sandbox {answer}")
+        return answer
+
+    def _stop_leftovers(self) -> None:
+        """From outside too: kill what the last kernel left running, wake the zygote.
+
+        The zygote kills them as well, but it runs as their user: they may have
+        stopped it (SIGSTOP) or keep it busy.
+        """
+        for _ in range(100):
+            processes = self._processes()
+            left = [pid for inner, pid in processes.items() if inner > 2]
+            if not left:
+                break
+            for pid in left:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+        if 2 in processes:  # the zygote itself (1 is bubblewrap's init)
+            with contextlib.suppress(OSError):
+                os.kill(processes[2], signal.SIGCONT)
+
+    def _processes(self) -> dict[int, int]:
+        """The live processes of the sandbox: {pid inside: pid here}."""
+        found = {}
+        with contextlib.suppress(psutil.Error):
+            for child in psutil.Process(self.process.pid).children(recursive=True):
+                with contextlib.suppress(OSError, ValueError):
+                    status = Path(f"/proc/{child.pid}/status").read_text()
+                    fields = dict(line.split(":", 1) for line in status.splitlines())
+                    if fields["State"].split()[0] not in ("Z", "X"):
+                        found[int(fields["NSpid"].split()[-1])] = child.pid
+        return found
+
+    def _host_pid(self, inner: int) -> int:
+        """The pid of the sandbox's process ``inner`` in this process's PID namespace."""
+        pid = self._processes().get(inner)
+        if pid is None:
+            raise RuntimeError(f"the sandbox's process {inner} is not there")
+        return pid
+
+
+#: The sandboxed zygote of each sandbox, in this process (a worker has one).
+_SANDBOXED: dict[str, SandboxedZygote] = {}
+
+
+def stop_zygotes() -> None:
+    """End this process's sandboxed zygotes, and everything in their sandboxes."""
+    for zygote in _SANDBOXED.values():
+        zygote.stop()
+    _SANDBOXED.clear()
+
+
 class SandboxProvisioner(LocalProvisioner):
     """jupyter_client's local provisioner, starting the kernel inside a :class:`Sandbox`.
 
     The sandbox comes from the kernel spec's provisioner config
     (``{"sandbox": Sandbox.to_json()}``), set by the grader for each kernel.
+    With ``forked``, a Python kernel is forked from the worker's
+    :class:`SandboxedZygote` (one sandbox for all of the worker's kernels,
+    cleared between them); otherwise each kernel gets a sandbox of its own.
     """
 
     sandbox = Unicode("", help="The Sandbox, as JSON.").tag(config=True)
+    forked = Bool(False, help="Fork Python kernels from a zygote in the sandbox.").tag(config=True)
 
     async def launch_kernel(self, cmd: list[str], **kwargs):
         spec = Sandbox.from_json(self.sandbox)
         connection_file = self.parent.connection_file if self.parent else None
+        if self.forked and _forkable(cmd) and connection_file:
+            return self._fork(spec, cmd, connection_file, kwargs.get("env") or {})
         data, keep = {}, []
         try:
             if connection_file:
@@ -312,3 +447,28 @@ class SandboxProvisioner(LocalProvisioner):
         self.pgid = self.process.pid
         self.cwd = spec.work
         return self.connection_info
+
+    def _fork(self, spec: Sandbox, cmd: list[str], connection_file: str, env: dict):
+        inside = "/tmp/kernel-connection.json"
+        args = [inside if arg == connection_file else arg for arg in cmd[3:]]
+        files = {inside: Path(connection_file).read_text()}
+        # What jupyter_client adds for the kernel (JPY_*), nothing else of the grader's.
+        env = spec.environment() | {k: v for k, v in env.items() if k.startswith("JPY_")}
+        zygote = SandboxedZygote.for_sandbox(spec)
+        try:
+            pid = zygote.fork(args, env, spec.work, files)
+        except RuntimeError:  # it ended or was tampered with: a new sandbox, once
+            zygote = SandboxedZygote.for_sandbox(spec)
+            pid = zygote.fork(args, env, spec.work, files)
+        self.process = ForkedKernel(pid)
+        self.pid = self.pgid = pid  # the kernel leads a session, and so a process group
+        self.cwd = spec.work
+        self._zygote = zygote
+        return self.connection_info
+
+    async def cleanup(self, restart: bool = False) -> None:
+        await super().cleanup(restart)
+        zygote = getattr(self, "_zygote", None)
+        if zygote is not None and not restart:
+            with contextlib.suppress(RuntimeError):  # then the next kernel gets a new one
+                zygote.clear()

@@ -48,6 +48,7 @@ from cnnlab.grading.sandbox import (
     SandboxError,
     private_mounts,
     searchable_by_others,
+    stop_zygotes,
 )
 
 __all__ = ["Grader", "Options", "Task", "cell_labels", "expected_cells", "submission_problem"]
@@ -159,9 +160,12 @@ def _replace_tree(source: Path, dest: Path) -> None:
 class Options:
     """How a grader runs the kernels.
 
-    ``sandbox``: each kernel in its own :class:`~cnnlab.grading.sandbox.Sandbox`
-    with ``memory`` bytes of address space at most; without it, kernels are
-    forked from a warm process (``prefork``) or started the usual way.
+    ``sandbox``: kernels in a :class:`~cnnlab.grading.sandbox.Sandbox` with
+    ``memory`` bytes of address space at most: with ``prefork``, forked one
+    after the other from a warm process in one sandbox per worker, cleared
+    between them; without it, each in a sandbox of its own. Without
+    ``sandbox``, kernels are forked from a warm process (``prefork``) or
+    started the usual way.
     ``seed``: the seed of the hidden cases of every thorough check.
     """
 
@@ -215,6 +219,7 @@ class Grader:
         execute.release_directory = str(self.course.release_dir)
         if options.sandbox:
             execute.sockets, execute.sandbox = self._sandbox(options)
+            execute.forked = options.prefork and prefork.supported()
         elif options.prefork and prefork.supported():  # kernels forked from a warm process
             KernelProvisionerFactory.instance().default_provisioner_name = "cnnlab-prefork"
             Zygote.for_python(sys.executable)
@@ -254,6 +259,7 @@ class Grader:
         return str(sockets), spec.to_json()
 
     def close(self) -> None:
+        stop_zygotes()
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __call__(self, task: Task) -> Result:
