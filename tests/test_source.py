@@ -131,11 +131,59 @@ def test_an_allowed_helper_is_fine_and_others_are_not():
         ("import importlib\nimportlib.reload(np)", "the module importlib"),
         ("exec(open('x.py').read())", "exec()"),
         ("import builtins\nbuiltins.abs = max", "the module builtins"),
+        # special attributes: setting a module's attribute without an assignment
+        ("object.__setattr__(np, 'abs', lambda x: x)", ".__setattr__"),
+        ("type(np).__delattr__(np, 'abs')", ".__delattr__"),
+        ("getattr(object, '__setattr__')(np, 'abs', max)", "getattr() of .__setattr__"),
+        # a module reached as another module's attribute
+        ("import matplotlib.pyplot as plt\nplt.importlib.import_module('os')", ".importlib"),
+        # a module passed into a function, and changed there
+        ("def patch(m, f):\n    m.abs = f\npatch(np, max)", "an assignment to m.abs"),
+        ("def patch(m):\n    del m.abs\npatch(np)", "an assignment to m.abs"),
+        (
+            "class P:\n    def set(self, m):\n        m.abs = max\nP().set(np)",
+            "an assignment to m.abs",
+        ),
+        # a "method" whose instance is rebound is no method
+        (
+            "class P:\n    def set(self, m):\n        self = m\n        self.abs = max",
+            "an assignment to self.abs",
+        ),
     ],
 )
 def test_code_in_a_learners_cell_that_changes_what_runs_is_found(cell, what):
     cells = [learner("def relu(x):\n    return np.maximum(x, 0)\n"), learner(cell)]
     assert ("dynamic", what) in findings(*cells)
+
+
+@pytest.mark.parametrize(
+    "module", ["threading", "_thread", "pydoc", "unittest.mock", "os", "sys", "operator", "signal"]
+)
+def test_a_module_the_lessons_do_not_use_is_found(module):
+    cells = [learner(f"import {module}\ndef relu(x):\n    return np.maximum(x, 0)\n")]
+    found = notebook_findings([SETUP, *cells], "relu", NUMPY_ONLY)
+    assert [(f.kind, f.what) for f in found] == [("module", module.split(".")[0])]
+    sentence = found[0].sentence("relu")
+    assert sentence.startswith(f"relu: your code imports {module.split('.')[0]} (cell 2, line 1)")
+    assert "numpy" in sentence and "math" in sentence
+
+
+def test_the_modules_a_learner_may_reach_for_are_fine():
+    cell = (
+        "import math, itertools, functools\nfrom collections import Counter\n"
+        "def relu(x):\n    return np.maximum(x, 0) * math.copysign(1, 1)\n"
+    )
+    assert findings(learner(cell)) == []
+
+
+def test_a_method_may_set_its_own_attributes():
+    cell = (
+        "class Scaled:\n    def __init__(self, k):\n        self.k = k\n"
+        "    def apply(self, x):\n        self.last = x\n        self.parts[0].weight = 1\n"
+        "        return np.maximum(x, 0) * self.k\n"
+        "def relu(x):\n    return Scaled(1).apply(x)\n"
+    )
+    assert findings(learner(cell)) == []
 
 
 def test_the_lessons_matplotlib_line_is_fine():

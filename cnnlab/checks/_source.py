@@ -13,8 +13,13 @@ read, the module-level assignments behind those) and reports:
   exercises are written with numpy;
 * code that changes or hides what runs (``exec``, ``eval``, ``__import__``,
   ``importlib``, ``getattr`` with a computed name, ``sys.modules``,
-  ``globals()``, code objects, IPython hooks, assigning to a module's
-  attributes), which no exercise needs and which could hide either of the two.
+  ``globals()``, code objects, special attributes such as
+  ``object.__setattr__``, IPython hooks, assigning to a module's attributes),
+  which no exercise needs and which could hide either of the two;
+* in the cells the learner wrote, an import of any module but the few the
+  lessons use (:data:`ALLOWED_MODULES`): a module that imports by name
+  (``pydoc``, ``unittest.mock``), starts threads or reaches the interpreter
+  would open a way around everything above, and no exercise needs one.
 
 Two readers share these rules. :func:`function_findings` reads a live
 function (the visible check, in the learner's kernel): names are resolved
@@ -89,6 +94,37 @@ DYNAMIC_MODULES = {
     "pty",
     "IPython",
 }
+#: The only modules a learner's cells may import: what the lessons use, and a few small
+#: parts of the standard library a learner may reach for. Anything else (``os``,
+#: ``sys``, ``threading``, ``pydoc``, ``unittest.mock``, ...) can reach past the rules.
+ALLOWED_MODULES = {
+    "numpy",
+    "matplotlib",
+    "cnnlab",
+    "math",
+    "cmath",
+    "random",
+    "statistics",
+    "itertools",
+    "functools",
+    "collections",
+    "heapq",
+    "bisect",
+    "copy",
+    "dataclasses",
+    "typing",
+    "fractions",
+    "decimal",
+    "numbers",
+    "string",
+    "time",
+    "warnings",
+    "pathlib",
+    "tempfile",
+    "__future__",
+}
+#: Special attributes a learner's code may use; any other ``__name__`` is reported.
+PLAIN_DUNDERS = {"__init__", "__name__", "__qualname__", "__doc__", "__class__", "__module__"}
 #: Parts of cnnlab a learner's code never needs: the checks and the grader themselves.
 GRADER_MODULES = ("cnnlab.checks", "cnnlab.grading")
 #: Attributes that open up functions, frames, modules or the interpreter.
@@ -179,6 +215,12 @@ class Finding:
             )
         if self.kind == "missing":
             return f"{name}: {self.what}"
+        if self.kind == "module":
+            allowed = ", ".join(sorted(m for m in ALLOWED_MODULES if not m.startswith("_")))
+            return (
+                f"{name}: your code imports {self.what}{at}, which graded code may not: "
+                f"a graded notebook imports only {allowed}."
+            )
         return (
             f"{name}: your code uses {self.what}{at}, which graded code may not: it can "
             "change or hide what runs."
@@ -240,6 +282,8 @@ def _dynamic(tree: ast.AST, module_level: bool) -> Iterator[tuple[str, int]]:
                     yield f"{func.id}() with a computed name", _line(node)
                 elif func.id in ("setattr", "delattr"):
                     yield f"{func.id}()", _line(node)
+                elif _opens_up(name.value):
+                    yield f"{func.id}() of .{name.value}", _line(node)
             elif isinstance(func, ast.Attribute) and _is_ipython_call(func):
                 magic = _magic(node)
                 if (func.attr, magic) in ALLOWED_MAGICS and magic in ("time", "timeit"):
@@ -259,7 +303,7 @@ def _dynamic(tree: ast.AST, module_level: bool) -> Iterator[tuple[str, int]]:
             for module in modules:
                 if module.split(".")[0] in DYNAMIC_MODULES:
                     yield f"the module {module}", _line(node)
-        elif isinstance(node, ast.Attribute) and node.attr in DYNAMIC_ATTRIBUTES:
+        elif isinstance(node, ast.Attribute) and _opens_up(node.attr):
             yield f".{node.attr}", _line(node)
         elif isinstance(node, ast.Name) and node.id in ("__builtins__", "__loader__"):
             yield node.id, _line(node)
@@ -269,6 +313,17 @@ def _dynamic(tree: ast.AST, module_level: bool) -> Iterator[tuple[str, int]]:
             yield "get_ipython()", _line(node)
         elif isinstance(node, ast.Global) and not module_level:
             yield "global " + ", ".join(node.names), _line(node)
+
+
+def _opens_up(attribute: str) -> bool:
+    """Whether an attribute opens up the interpreter: a frame's, a code object's, a
+    special method such as ``__setattr__``, or a module that does (``x.importlib``)."""
+    special = attribute.startswith("__") and attribute.endswith("__")
+    return (
+        attribute in DYNAMIC_ATTRIBUTES
+        or (special and attribute not in PLAIN_DUNDERS)
+        or attribute in DYNAMIC_MODULES
+    )
 
 
 def _timed_code(node: ast.Call, module_level: bool) -> Iterator[tuple[str, int]]:
@@ -696,22 +751,31 @@ def _bind_statement(node: ast.AST, index: int, learner: bool, bind) -> None:
                     bind(name.id, _Binding(index, node=value, learner=learner))
 
 
-def _attribute_targets(tree: ast.AST) -> Iterator[tuple[ast.AST, int, bool]]:
-    """Every attribute assigned to or deleted: (target, line, whether inside a function)."""
+def _attribute_targets(tree: ast.AST) -> Iterator[tuple[ast.AST, int, bool, str | None]]:
+    """Every attribute assigned to or deleted: (target, line, whether inside a function,
+    the name of the instance when inside a method: its first parameter, or None)."""
 
-    def walk(node, in_function):
+    def walk(node, in_function, instance, in_class):
         if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign | ast.Delete):
             targets = node.targets if isinstance(node, ast.Assign | ast.Delete) else [node.target]
             for target in targets:
                 parts = target.elts if isinstance(target, ast.Tuple | ast.List) else [target]
                 for part in parts:
                     if isinstance(part, ast.Attribute):
-                        yield part, _line(node), in_function
-        inside = in_function or isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+                        yield part, _line(node), in_function, instance
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            first = (node.args.posonlyargs + node.args.args)[:1]
+            rebound = {
+                n.id
+                for n in ast.walk(node)
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store | ast.Del)
+            }
+            instance = first[0].arg if in_class and first and first[0].arg not in rebound else None
+            in_function = True
         for child in ast.iter_child_nodes(node):
-            yield from walk(child, inside)
+            yield from walk(child, in_function, instance, isinstance(node, ast.ClassDef))
 
-    yield from walk(tree, False)
+    yield from walk(tree, False, None, False)
 
 
 def _all_chains(tree: ast.AST) -> Iterator[tuple[list[str], int]]:
@@ -774,9 +838,11 @@ def _whole_cell(trees, table: dict, rules: Rules, findings: _Findings) -> None:
     """What a learner's cells do, anywhere in them, that no graded notebook may do.
 
     Code that changes or hides what runs; an assignment to a module's
-    attribute (or to anything reached through an index or a call, outside a
-    function); the checks or the grader named; a module that is not installed
-    (a file the notebook wrote and imports).
+    attribute, to anything reached through an index or a call, or, inside a
+    function, to any object but a method's own instance (a module may have
+    been passed in); the checks or the grader named; a module that is not
+    installed (a file the notebook wrote and imports), or not among
+    :data:`ALLOWED_MODULES`.
     """
     for index, (tree, learner) in enumerate(trees):
         if not learner or tree is None:
@@ -784,22 +850,26 @@ def _whole_cell(trees, table: dict, rules: Rules, findings: _Findings) -> None:
         where = f"cell {index + 1}"
         for what, line in _dynamic(tree, module_level=True):
             findings.add("dynamic", what, f"{where}, line {line}")
-        for target, line, in_function in _attribute_targets(tree):
+        for target, line, in_function, instance in _attribute_targets(tree):
             chain = _chain(target)
-            if chain is not None and (
-                chain[0] in ("self", "cls") or not _is_module(table, chain[0])
-            ):
-                continue
-            if chain is None and in_function:
-                continue  # self.layers[0].weight = ... in a method
+            root = target
+            while isinstance(root, ast.Attribute | ast.Subscript | ast.Call):
+                root = root.func if isinstance(root, ast.Call) else root.value
+            if instance is not None and isinstance(root, ast.Name) and root.id == instance:
+                continue  # self.weight = ..., self.layers[0].weight = ... in a method
+            if not in_function and chain is not None and not _is_module(table, chain[0]):
+                continue  # an object of the notebook's own, at module level
+            # In a function, any other object may be a module passed in (m.abs = f).
             shown = ".".join(chain) if chain else ast.unparse(target)
             findings.add("dynamic", f"an assignment to {shown}", f"{where}, line {line}")
         for qualname, line in _imports(tree):
+            root = qualname.split(".")[0]
             if _classify(qualname, rules) == "dynamic":
                 findings.add("dynamic", _short(qualname), f"{where}, line {line}")
-            elif not _installed(qualname.split(".")[0]):
-                root = qualname.split(".")[0]
+            elif not _installed(root):
                 findings.add("dynamic", f"import {root}, not an installed module", where)
+            elif root not in ALLOWED_MODULES and root not in LIBRARIES:
+                findings.add("module", root, f"{where}, line {line}")
         for chain, line in _all_chains(tree):
             for binding in table.get(chain[0], []):
                 if binding.qualname is not None:
