@@ -128,7 +128,52 @@ ATTACKS: dict[str, tuple[str, str]] = {
         "    return np.array(json.loads(out), dtype=x.dtype)\n",
         "",
     ),
+    "a module changed without an assignment": (
+        "object.__setattr__(np, 'abs', lambda x: np.maximum(x, 0))\n",
+        "",
+    ),
+    "a module changed inside a function": (
+        "def patch(module, f):\n    module.abs = f\npatch(np, lambda x: np.maximum(x, 0))\n",
+        "",
+    ),
+    "the reference called from a thread started earlier": (
+        "import threading, queue\n"
+        "jobs, done = queue.Queue(), queue.Queue()\n"
+        "def serve():\n"
+        "    while True:\n"
+        "        done.put(cnnlab.relu(jobs.get()))\n"
+        "threading.Thread(target=serve, daemon=True).start()\n"
+        "def relu(x):\n"
+        "    jobs.put(x)\n"
+        "    return done.get()\n",
+        "",
+    ),
+    "the kernel side replaced by name, through pydoc and mock": (
+        "import pydoc\n"
+        "from unittest import mock\n"
+        "wire = pydoc.locate('cnnlab.chec' + 'ks._wire')\n"
+        "def fake(namespace, name, request):\n"
+        "    data = wire.loads(request)\n"
+        "    got = cnnlab.relu(*data['args'].values())\n"
+        "    return wire.dumps({'got': got, 'error': None, 'where': '', 'changed': [],"
+        " 'called': []})\n"
+        "mock.patch('cnnlab.chec' + 'ks._kernel.answer', fake).start()\n",
+        "",
+    ),
     # --- reading what it should not -----------------------------------------------
+    "the grader's log through an inherited descriptor": (
+        "import os\n"
+        "for fd in sorted(os.listdir('/proc/self/fd'), key=int):\n"
+        "    try:\n"
+        "        target = os.readlink(f'/proc/self/fd/{fd}')\n"
+        "        text = ''\n"
+        "        if target.startswith('/') and not target.startswith(('/dev/', '/proc/')):\n"
+        "            text = open(f'/proc/self/fd/{fd}', errors='replace').read(20000)\n"
+        "    except OSError:\n"
+        "        continue\n"
+        "    print('FD', fd, target, repr(text[:2000]))\n",
+        "",
+    ),
     "hidden tests from the history": (
         "",
         "print('HISTORY', _ih, Out)\nprint(get_ipython().history_manager.input_hist_raw)\n",
@@ -305,23 +350,57 @@ TRAPS: dict[str, str] = {
         "os.setpriority(os.PRIO_PROCESS, zygote, 19)\n"
         "os.sched_setaffinity(zygote, {min(os.sched_getaffinity(0))})\n"
     ),
+    "the zygote's I/O priority": (
+        "import os, psutil\npsutil.Process(os.getppid()).ionice(psutil.IOPRIO_CLASS_IDLE)\n"
+    ),
+    "folders nested past every limit, and /tmp full": (
+        "import json, os\n"
+        "def nest(top, name, depth):  # made relative to an open folder: no path is too long\n"
+        "    here = os.open(top, os.O_RDONLY)\n"
+        "    for _ in range(depth):\n"
+        "        os.mkdir(name, dir_fd=here)\n"
+        "        deeper = os.open(name, os.O_RDONLY, dir_fd=here)\n"
+        "        os.close(here)\n"
+        "        here = deeper\n"
+        "    os.close(os.open('TRAP-{marker}', os.O_WRONLY | os.O_CREAT, dir_fd=here))\n"
+        "    os.close(here)\n"
+        "sockets = os.path.dirname(json.load(open('/tmp/kernel-connection.json'))['ip'])\n"
+        "nest(sockets, 'd', 3000)  # deeper than any recursive removal goes\n"
+        "nest('/tmp', 'x' * 250, 20)  # a path longer than PATH_MAX\n"
+        "os.unlink('/tmp/kernel-connection.json')  # where the next kernel's is written\n"
+        "os.mkdir('/tmp/kernel-connection.json')\n"
+        "nest('/tmp/kernel-connection.json', 'y' * 250, 20)\n"
+        "try:\n"
+        "    with open('/tmp/TRAP-full-{marker}', 'wb') as file:\n"
+        "        while True:\n"
+        "            file.write(b'x' * 2**20)\n"
+        "except OSError:\n"
+        "    pass\n"
+    ),
 }
 
-#: The last cell of the correct submission that follows each trap: what it finds.
+#: The last cell of the correct submission that follows each trap: what it finds. It
+#: imports only what a graded notebook may (pathlib), so that it keeps full marks.
 PROBE = (
-    "import os, resource\n"
+    "from pathlib import Path\n"
     "found = []\n"
-    "for folder in ('/tmp', '/dev/shm', os.getcwd()):\n"
-    "    for root, folders, files in os.walk(folder):\n"
-    "        found += [os.path.join(root, name) for name in files + folders]\n"
+    "for folder in ('/tmp', '/dev/shm', str(Path.cwd())):\n"
+    "    found += [str(path) for path in Path(folder).rglob('*')]\n"
+    "mine = open('/proc/self/stat').read().rsplit(')', 1)[1].split()\n"
+    "limits = open('/proc/self/limits').read().splitlines()\n"
+    "status = open('/proc/self/status').read()\n"
+    "cpus = 0\n"
+    "for part in status.split('Cpus_allowed_list:')[1].split()[0].split(','):\n"
+    "    first, _, last = part.partition('-')\n"
+    "    cpus += int(last or first) - int(first) + 1\n"
     "zygote = open('/proc/2/stat').read().rsplit(')', 1)[1].split()[19]\n"
     "print('PROBE', {\n"
     "    'found': sorted(found),\n"
     "    'segments': len(open('/proc/sysvipc/shm').read().splitlines()) - 1,\n"
-    "    'processes': sorted(int(p) for p in os.listdir('/proc') if p.isdigit()),\n"
-    "    'niceness': os.getpriority(os.PRIO_PROCESS, 0),\n"
-    "    'cpus': len(os.sched_getaffinity(0)),\n"
-    "    'memory': resource.getrlimit(resource.RLIMIT_AS)[0],\n"
+    "    'processes': sorted(int(p.name) for p in Path('/proc').iterdir() if p.name.isdigit()),\n"
+    "    'niceness': int(mine[16]),\n"
+    "    'cpus': cpus,\n"
+    "    'memory': int(next(l for l in limits if l.startswith('Max address space')).split()[3]),\n"
     "    'zygote started': int(zygote),\n"
     "})\n"
 )

@@ -309,6 +309,17 @@ def test_nothing_is_written_where_no_size_limit_holds(attacked):
     assert "OUTSIDE []" in (page / ACTIVATION / f"{ACTIVATION}.html").read_text()
 
 
+def test_no_open_file_of_the_grader_reaches_a_kernel(attacked):
+    page = attacked.root / "feedback" / "attack-the-grader-s-log-through-an-inherited-descriptor"
+    text = html.unescape(
+        re.sub(r"<[^>]+>", "", (page / ACTIVATION / f"{ACTIVATION}.html").read_text())
+    )
+    seen = [line for line in text.splitlines() if line.startswith("FD ")]
+    assert seen[0].startswith("FD 0 /dev/null")  # the attack ran, and listed what it had open
+    for secret in ("worker-", "cnnlab-grade-", ".log", str(attacked.root), "victim-"):
+        assert not [line for line in seen if secret in line], secret
+
+
 def test_sandboxed_kernels_saw_nothing_of_the_course(attacked):
     page = attacked.root / "feedback" / "attack-solutions-and-gradebook-from-the-disk"
     text = (page / ACTIVATION / f"{ACTIVATION}.html").read_text()
@@ -376,24 +387,42 @@ def test_in_one_sandbox_each_trap_scores_zero_and_the_next_kernel_full_marks(in_
         assert got == most > 0, (probe, in_turn.results[probe])
 
 
+CLEARED = (
+    "files and IPC objects left for the next kernel",
+    "a process lying in wait for the next kernel",
+    "folders nested past every limit, and /tmp full",
+)
+TAMPERED = ("the zygote's limits, priority and CPUs", "the zygote's I/O priority")
+
+
+def test_every_trap_is_tested():
+    assert set(CLEARED) | set(TAMPERED) == set(TRAPS)
+
+
 def test_the_next_kernel_finds_nothing_of_the_last(in_turn):
-    for _name, trap, probe in in_turn.order[:2]:
+    for name, trap, probe in in_turn.order:
+        if name not in CLEARED:
+            continue
         seen = eval(_printed(in_turn.root, probe, "PROBE"))  # a dict literal of plain values
         assert not [path for path in seen["found"] if "TRAP" in path], seen["found"]
+        # its own connection file, a file again: not the folder a trap put in its place
+        assert not [path for path in seen["found"] if "kernel-connection.json/" in path]
         assert seen["segments"] == 0
         others = set(seen["processes"]) - {1, 2}
         assert len(others) == 1, seen["processes"]  # the kernel alone, beside init and zygote
         # The same sandbox, cleared, not a new one: the zygote is the one the trap saw.
-        assert seen["zygote started"] == int(_printed(in_turn.root, trap, "STARTED"))
+        assert seen["zygote started"] == int(_printed(in_turn.root, trap, "STARTED")), name
 
 
 def test_a_zygote_a_kernel_tampered_with_is_replaced(in_turn):
-    _, _, (_, trap, probe) = in_turn.order
-    seen = eval(_printed(in_turn.root, probe, "PROBE"))
-    assert seen["niceness"] == os.getpriority(os.PRIO_PROCESS, 0)
-    assert seen["cpus"] == len(os.sched_getaffinity(0))
-    assert seen["memory"] == 2 * 1024**3
-    assert seen["zygote started"] != int(_printed(in_turn.root, trap, "STARTED"))
+    for name, trap, probe in in_turn.order:
+        if name not in TAMPERED:
+            continue
+        seen = eval(_printed(in_turn.root, probe, "PROBE"))
+        assert seen["niceness"] == os.getpriority(os.PRIO_PROCESS, 0)
+        assert seen["cpus"] == len(os.sched_getaffinity(0))
+        assert seen["memory"] == 2 * 1024**3
+        assert seen["zygote started"] != int(_printed(in_turn.root, trap, "STARTED")), name
 
 
 def test_no_process_outlives_the_batch_in_turn(in_turn):

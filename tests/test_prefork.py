@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import os
+import shutil
 import signal
 import sys
 import time
@@ -178,9 +179,9 @@ def test_kernels_are_forked_on_linux_only(monkeypatch):
 
 
 def test_a_sandboxed_zygote_empties_a_folder_but_keeps_what_is_mounted_there(tmp_path):
-    """What prefork._empty leaves of a kernel's folder: nothing of its own, even
+    """What prefork.empty_folder leaves of a kernel's folder: nothing of its own, even
     behind a folder made unreadable, and never what a link points to."""
-    from cnnlab.grading.prefork import _empty
+    from cnnlab.grading.prefork import empty_folder
 
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -192,6 +193,32 @@ def test_a_sandboxed_zygote_empties_a_folder_but_keeps_what_is_mounted_there(tmp
     (folder / "link").symlink_to(outside)
     (folder / "a" / "b").chmod(0)
     (folder / "a").chmod(0o500)
-    assert _empty(folder) == []
+    assert empty_folder(folder) == []
     assert list(folder.iterdir()) == []
     assert (outside / "kept").read_text() == "not the kernel's"
+
+
+def _nest(folder, name: str, depth: int) -> None:
+    """Folders ``depth`` deep in ``folder``, a file at the bottom, made without paths."""
+    here = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    for _ in range(depth):
+        os.mkdir(name, dir_fd=here)
+        deeper = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=here)
+        os.close(here)
+        here = deeper
+    os.close(os.open("bottom", os.O_WRONLY | os.O_CREAT, dir_fd=here))
+    os.close(here)
+
+
+def test_a_sandboxed_zygote_empties_folders_nested_past_any_limit(tmp_path):
+    """Deeper than Python's recursion limit, longer than PATH_MAX: all removed."""
+    from cnnlab.grading.prefork import empty_folder
+
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    _nest(folder, "d", 3000)
+    _nest(folder, "x" * 250, 20)  # 5000 characters of path
+    with pytest.raises(RecursionError):
+        shutil.rmtree(folder / "d")  # what the grader once relied on
+    assert empty_folder(folder) == []
+    assert list(folder.iterdir()) == []

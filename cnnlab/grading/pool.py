@@ -72,7 +72,7 @@ def _serve(conn, handler_class, args, log_path: str, number: int = 0) -> None:
     ``CNNLAB_WORKER`` tells the handler which worker it is (no two alive at once share it).
     """
     os.environ["CNNLAB_WORKER"] = str(number)
-    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(log, 1)
     os.dup2(log, 2)
     try:

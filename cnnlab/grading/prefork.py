@@ -40,8 +40,10 @@ import resource
 import select
 import shutil
 import signal
+import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -136,12 +138,21 @@ def serve(requests: int = 0, replies: int = 1, sandboxed: bool = False) -> None:
     signal.signal(signal.SIGCHLD, _reap)
     reader = os.fdopen(requests, "r", closefd=False)
     os.write(replies, b"ready\n")
+    baseline = None  # the files the writable folders hold when nothing of a kernel is left
     for line in reader:
         request = json.loads(line)
         if sandboxed:
-            left = _clear(request.get("clear", request.get("writable", [])))
+            writable = request.get("clear", request.get("writable", []))
+            left = _clear(writable)
             changed = [name for name, value in _settings().items() if settings[name] != value]
             changed += [f"left: {path}" for path in left[:5]]
+            used = _used_inodes(writable)
+            baseline = baseline or used
+            changed += [
+                f"left: {used[f] - baseline[f]} files in {f}"
+                for f in used
+                if used[f] > baseline.get(f, used[f])
+            ]
             if changed:
                 os.write(replies, f"tampered: {', '.join(changed)}\n".encode())
                 return
@@ -179,6 +190,8 @@ def _settings() -> dict:
     settings["CPU affinity"] = sorted(os.sched_getaffinity(0))
     settings["scheduling policy"] = os.sched_getscheduler(0)
     settings["scheduling priority"] = os.sched_getparam(0).sched_priority
+    settings["I/O priority"] = tuple(psutil.Process().ionice())
+    settings["timer slack"] = Path("/proc/self/timerslack_ns").read_text().strip()
     return settings
 
 
@@ -210,55 +223,103 @@ def _clear(writable: list[str]) -> list[str]:
         time.sleep(0.01)
     left = [f"process {pid}" for pid in _others()]
     for folder in writable:
-        left += _empty(Path(folder))
+        left += empty_folder(Path(folder))
     if shutil.which("ipcrm"):
         subprocess.run(["ipcrm", "--all"], capture_output=True)
     return left
 
 
-def _empty(folder: Path) -> list[str]:
+def empty_folder(folder: Path) -> list[str]:
     """Remove everything in ``folder`` but what is mounted there (the kernel's settings).
 
-    Returns what is left.
+    Iterative, and every step relative to an open folder: no depth of folders
+    and no length of path stops it (a kernel may nest folders past PATH_MAX,
+    or past Python's recursion limit). Links are removed, never followed; a
+    folder its owner made unreadable is given back first. Folders that hold a
+    mount point stay, empty but for it. Returns what is left (nothing, unless
+    something is wrong).
     """
-    device = folder.stat().st_dev
+    top = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    device = os.fstat(top).st_dev
+    here, names = top, []  # the open folder we are in, and its path from ``folder``
+    trail = [os.fstat(top).st_ino]  # the inodes of the folders from ``folder`` down to here
+    stay: set[int] = set()  # folders done with that could not be removed
+    left: list[str] = []
 
-    def own(path: str) -> bool:  # on the folder's file system, not mounted over it
-        with contextlib.suppress(OSError):
-            return os.lstat(path).st_dev == device
-        return False
+    def shown(name: str) -> str:
+        return os.path.join(str(folder), *names, name)[:300]
 
-    # A folder its owner made unreadable or unwritable: given back before it is read.
-    for root, folders, _files in os.walk(folder):
-        for name in folders:
-            path = os.path.join(root, name)
-            if not os.path.islink(path) and own(path):
+    try:
+        while True:
+            deeper = None
+            try:
+                entries = os.listdir(here)
+            except OSError:
+                entries = []
+                left.append(shown(""))
+                stay.add(trail[-1])
+            for name in entries:
+                try:
+                    info = os.stat(name, dir_fd=here, follow_symlinks=False)
+                except OSError:
+                    continue
+                if info.st_dev != device or info.st_ino in stay:
+                    continue  # a mount point, or a folder around one
+                if not stat.S_ISDIR(info.st_mode):
+                    try:
+                        os.unlink(name, dir_fd=here)
+                    except OSError:
+                        left.append(shown(name))
+                    continue
                 with contextlib.suppress(OSError):
-                    os.chmod(path, 0o700)
-    for root, folders, files in os.walk(folder, topdown=False):
-        for name in files:
-            path = os.path.join(root, name)
-            if own(path):
+                    os.rmdir(name, dir_fd=here)
+                    continue
                 with contextlib.suppress(OSError):
-                    os.unlink(path)
-        for name in folders:
-            path = os.path.join(root, name)
-            if own(path):
-                with contextlib.suppress(OSError):
-                    if os.path.islink(path):
-                        os.unlink(path)
-                    else:
-                        os.rmdir(path)  # fails, as it should, if a mount point is inside
-    # Empty folders may stay (those around a mount point must); nothing else may.
-    left = []
-    for root, folders, files in os.walk(folder):
-        for name in files + [name for name in folders if os.path.islink(os.path.join(root, name))]:
-            if own(os.path.join(root, name)):
-                left.append(os.path.join(root, name))
+                    os.chmod(name, 0o700, dir_fd=here)
+                flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+                try:
+                    deeper = os.open(name, flags, dir_fd=here)
+                except OSError:
+                    stay.add(info.st_ino)
+                    left.append(shown(name))
+                    continue
+                names.append(name)
+                trail.append(info.st_ino)
+                break
+            if deeper is not None:
+                if here != top:
+                    os.close(here)
+                here = deeper
+                continue
+            # Everything here is done with: back up, and the folder goes if it is empty.
+            if not names:
+                break
+            with contextlib.suppress(OSError):
+                if os.listdir(here):
+                    stay.add(trail[-1])
+            parent = os.open("..", os.O_RDONLY | os.O_DIRECTORY, dir_fd=here)
+            os.close(here)
+            here = parent
+            names.pop()
+            trail.pop()
+            if os.fstat(here).st_ino != trail[-1]:  # moved under us: stop, and say so
+                left.append(shown("(a folder moved while it was emptied)"))
+                break
+    finally:
+        if here != top:
+            os.close(here)
+        os.close(top)
     return left
 
 
-# ------------------------------------------------------------ the grader's side
+def _used_inodes(folders: list[str]) -> dict[str, int]:
+    """How many files and folders each of ``folders``' file systems holds."""
+    used = {}
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            info = os.statvfs(folder)
+            used[folder] = info.f_files - info.f_ffree
+    return used
 
 
 class Zygote:
@@ -267,7 +328,10 @@ class Zygote:
     #: How long it may take to answer a request (to fork, or to clear a sandbox).
     timeout = 60.0
 
-    def __init__(self, python: str, command: list[str] | None = None):
+    def __init__(self, python: str, command: list[str] | None = None, *, untrusted: bool = False):
+        """``untrusted``: the zygote's kernels run code nobody vouches for (a sandbox's);
+        their output reaches this process's error stream through a pipe, never as an
+        open file of its own (which a kernel could reopen, read or truncate)."""
         if not supported():
             raise RuntimeError(
                 f"kernels are forked from a warm process on Linux only, not {sys.platform}"
@@ -279,10 +343,13 @@ class Zygote:
             command or [python, "-m", "cnnlab.grading.prefork"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE if untrusted else None,
             bufsize=0,
             env=env,
             start_new_session=True,
         )
+        if untrusted:
+            copy_to_log(self.process.stderr)
         self._unread = b""
         if self._answer() != "ready":
             self.stop()
@@ -327,6 +394,29 @@ class Zygote:
             self._unread += chunk
         line, self._unread = self._unread.split(b"\n", 1)
         return line.decode()
+
+
+def copy_to_log(pipe, limit: int = 4 * 1024 * 1024) -> None:
+    """Copy what a sandbox's processes write into ``pipe`` to this process's error
+    stream (its log), in a thread of its own: the first ``limit`` bytes of it, the
+    rest read and dropped. The thread reads its own copy of the pipe, so that the
+    pipe's owner may close it."""
+    fd = os.dup(pipe.fileno())
+    pipe.close()
+
+    def copy() -> None:
+        kept = 0
+        while chunk := os.read(fd, 65536):
+            if kept < limit:
+                with contextlib.suppress(OSError):
+                    os.write(2, chunk[: limit - kept])
+                kept += len(chunk)
+                if kept >= limit:
+                    with contextlib.suppress(OSError):
+                        os.write(2, b"\n[the sandbox wrote more; it is not kept]\n")
+        os.close(fd)
+
+    threading.Thread(target=copy, daemon=True).start()
 
 
 #: The zygote of each Python interpreter, in this process.

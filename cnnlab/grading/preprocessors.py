@@ -27,7 +27,6 @@ import ast
 import contextlib
 import os
 import re
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -46,6 +45,7 @@ from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Bool, Integer, Unicode
 
 from cnnlab.grading.markers import DEFAULT, Markers, split
+from cnnlab.grading.prefork import empty_folder
 from cnnlab.grading.remote import KernelLost, judge
 from cnnlab.grading.sandbox import Sandbox
 
@@ -171,11 +171,17 @@ class SandboxedExecute(Execute):
         spec = Sandbox.from_json(self.sandbox)
         spec.sockets = self.sockets  # bound into the sandbox; one folder per kernel in it
         for old in os.scandir(self.sockets):  # the last kernel's is done with
+            # Its kernel could write there: no depth of folders may stop the removal.
             if old.is_dir(follow_symlinks=False):
-                shutil.rmtree(old.path, ignore_errors=True)
+                left = empty_folder(Path(old.path))
+                with contextlib.suppress(OSError):
+                    os.rmdir(old.path)
             else:
                 with contextlib.suppress(OSError):
                     os.unlink(old.path)
+                left = []
+            if left or os.path.lexists(old.path):
+                self.log.warning("could not remove %s of the last kernel", left or old.path)
         folder = tempfile.mkdtemp(prefix="k", dir=self.sockets)
         if spec.uid is not None:
             os.chown(folder, spec.uid, spec.uid)

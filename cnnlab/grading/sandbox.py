@@ -60,7 +60,7 @@ import psutil
 from jupyter_client.provisioning import LocalProvisioner
 from traitlets import Bool, Unicode
 
-from cnnlab.grading.prefork import BLAS_THREADS, ForkedKernel, Zygote, _forkable
+from cnnlab.grading.prefork import BLAS_THREADS, ForkedKernel, Zygote, _forkable, copy_to_log
 
 __all__ = [
     "SANDBOX_UID",
@@ -257,8 +257,9 @@ _CLONE_NEWNS = 0x00020000
 def private_mounts(scratch: Path, folders: list[str]) -> dict[str, str]:
     """Give this process (a root worker) a mount namespace of its own, and in it:
 
-    * a small tmpfs on ``scratch/sockets`` for the kernels' sockets, so that a
-      kernel cannot fill the disk through the one host folder it may write;
+    * a small tmpfs on ``scratch/sockets`` for the kernels' sockets (16 MB,
+      4096 files and folders), so that a kernel can fill neither the disk nor
+      the memory through the one host folder it may write;
     * each folder of ``folders`` that an unprivileged user cannot reach,
       bound read-only under ``scratch/mnt``.
 
@@ -272,7 +273,7 @@ def private_mounts(scratch: Path, folders: list[str]) -> dict[str, str]:
     _mount(["--make-rprivate", "/"])
     sockets = scratch / "sockets"
     sockets.mkdir(exist_ok=True)
-    _mount(["-t", "tmpfs", "-o", "size=16m,mode=0711", "tmpfs", str(sockets)])
+    _mount(["-t", "tmpfs", "-o", "size=16m,nr_inodes=4096,mode=0711", "tmpfs", str(sockets)])
     bound = {}
     for number, folder in enumerate(folders):
         if _reachable_by_others(folder):
@@ -328,7 +329,7 @@ class SandboxedZygote(Zygote):
         self.spec = spec
         blas = dict.fromkeys(BLAS_THREADS, "1")
         command = spec.command([python, "-m", "cnnlab.grading.prefork", "--sandboxed"], {}, blas)
-        super().__init__(python, command)
+        super().__init__(python, command, untrusted=True)
 
     @classmethod
     def for_sandbox(cls, spec: Sandbox) -> SandboxedZygote:
@@ -434,15 +435,20 @@ class SandboxProvisioner(LocalProvisioner):
                 fd = os.open(connection_file, os.O_RDONLY)
                 data[connection_file] = fd
                 keep.append(fd)
+            # Its output through a pipe: an open file of the grader's (its log) would be
+            # one the kernel could reopen, read or truncate.
             self.process = subprocess.Popen(
                 spec.command(cmd, data),
                 pass_fds=keep,
                 stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         finally:
             for fd in keep:
                 os.close(fd)
+        copy_to_log(self.process.stdout)
         self.pid = self.process.pid
         self.pgid = self.process.pid
         self.cwd = spec.work
