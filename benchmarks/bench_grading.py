@@ -13,13 +13,14 @@ and, on fresh copies of it, times
 * parallel: ``python -m cnnlab.grading grade LESSON`` (what ``make grade``
   runs: every kernel in a sandbox, the test cells judged outside it), which
   autogrades, writes the feedback, the table and grades.csv; the same with
-  ``--no-feedback``, to compare like with like; and with ``--no-sandbox``
+  ``--no-feedback``, to compare like with like; with ``--no-sandbox``
   (kernels forked from a warm process, no sandbox), which shows what the
-  sandbox costs per submission.
+  sandbox costs per submission; and with ``--fresh-kernels`` (a sandbox and
+  a new Python for every kernel), which shows what forking them saves.
 
 All are fresh processes with the same settings (the course's
 nbgrader_config.py) and one BLAS thread per process; with ``--repeats R``
-the four runs take turns R times and the medians are reported, next to every
+the five runs take turns R times and the medians are reported, next to every
 round's figures. It prints the times, the speed-ups, the time per
 submission, the CPU the machine used, and whether every run gave every
 submission the same autograded score.
@@ -182,11 +183,12 @@ def main() -> int:
         "grade": f"make grade ({args.workers or cores()} workers, sandboxed)",
         "bare": "make grade --no-feedback",
         "open": "make grade --no-sandbox",
+        "fresh": "make grade --fresh-kernels",
     }
     runs: dict[str, list[Run]] = {key: [] for key in labels}
     courses = {}
-    for round_ in range(args.repeats):  # the four runs in turn, each on a fresh copy
-        for key in ("serial", "grade", "bare", "open"):
+    for round_ in range(args.repeats):  # the five runs in turn, each on a fresh copy
+        for key in ("serial", "grade", "bare", "open", "fresh"):
             courses[key] = scratch / f"{key}-{round_}"
             shutil.copytree(template, courses[key])
         with open(courses["serial"] / "nbgrader_config.py", "a") as config:
@@ -198,6 +200,7 @@ def main() -> int:
         runs["grade"].append(timed([*grade, *workers], courses["grade"], env))
         runs["bare"].append(timed([*grade, *workers, "--no-feedback"], courses["bare"], env))
         runs["open"].append(timed([*grade, *workers, "--no-sandbox"], courses["open"], env))
+        runs["fresh"].append(timed([*grade, *workers, "--fresh-kernels"], courses["fresh"], env))
 
     n = args.n
     print()
@@ -215,6 +218,7 @@ def main() -> int:
         ("make grade --no-feedback against autograde:", "autograde", "bare"),
         ("make grade (with feedback) against autograde:", "autograde", "grade"),
         ("make grade --no-sandbox against autograde + feedback:", "serial", "open"),
+        ("make grade --fresh-kernels against autograde + feedback:", "serial", "fresh"),
     ]
     for text, slow, fast in ratios:
         each = " ".join(
@@ -229,12 +233,19 @@ def main() -> int:
         f"{'what the sandbox costs per submission:':<58}{sandbox_wall:+.2f} s wall, "
         f"{sandbox_cpu:+.2f} s CPU"
     )
+    fresh_wall = (best["fresh"].wall - best["grade"].wall) / n
+    fresh_cpu = (best["fresh"].cpu - best["grade"].cpu) / n
+    print(
+        f"{'what a sandbox for every kernel costs per submission:':<58}{fresh_wall:+.2f} s wall, "
+        f"{fresh_cpu:+.2f} s CPU"
+    )
 
     serial_scores = autograded_scores(courses["serial"], args.lesson)
     parallel_scores = autograded_scores(courses["grade"], args.lesson)
     bare_scores = autograded_scores(courses["bare"], args.lesson)
     open_scores = autograded_scores(courses["open"], args.lesson)
-    every = (serial_scores, parallel_scores, bare_scores, open_scores)
+    fresh_scores = autograded_scores(courses["fresh"], args.lesson)
+    every = (serial_scores, parallel_scores, bare_scores, open_scores, fresh_scores)
     differ = {
         s: (*(scores.get(s) for scores in every), kinds[s])
         for s in kinds
