@@ -137,6 +137,16 @@ def test_an_allowed_helper_is_fine_and_others_are_not():
         ("getattr(object, '__setattr__')(np, 'abs', max)", "getattr() of .__setattr__"),
         # a module reached as another module's attribute
         ("import matplotlib.pyplot as plt\nplt.importlib.import_module('os')", ".importlib"),
+        ("import matplotlib as mpl\nmpl.os.system('ls')", ".os"),
+        ("import matplotlib.pyplot as plt\nplt.sys.modules", ".sys"),
+        # the builtins that reach attributes by name, passed on as values
+        ("g = setattr\ng(np, 'abs', max)", "setattr passed on as a value"),
+        (
+            "import functools\nfunctools.reduce(getattr, ['abs'], np)",
+            "getattr passed on as a value",
+        ),
+        # code in a file: unpickling runs it
+        ("x = np.load('x.npy', allow_pickle=True)", "allow_pickle (unpickling runs code)"),
         # a module passed into a function, and changed there
         ("def patch(m, f):\n    m.abs = f\npatch(np, max)", "an assignment to m.abs"),
         ("def patch(m):\n    del m.abs\npatch(np)", "an assignment to m.abs"),
@@ -157,7 +167,19 @@ def test_code_in_a_learners_cell_that_changes_what_runs_is_found(cell, what):
 
 
 @pytest.mark.parametrize(
-    "module", ["threading", "_thread", "pydoc", "unittest.mock", "os", "sys", "operator", "signal"]
+    "module",
+    [
+        "threading",
+        "_thread",
+        "pydoc",
+        "unittest.mock",
+        "os",
+        "sys",
+        "operator",
+        "signal",
+        "typing",  # get_type_hints evaluates strings
+        "string",  # Formatter.get_field looks attributes up by name
+    ],
 )
 def test_a_module_the_lessons_do_not_use_is_found(module):
     cells = [learner(f"import {module}\ndef relu(x):\n    return np.maximum(x, 0)\n")]

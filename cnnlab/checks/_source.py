@@ -111,17 +111,34 @@ ALLOWED_MODULES = {
     "heapq",
     "bisect",
     "copy",
-    "dataclasses",
-    "typing",
     "fractions",
     "decimal",
     "numbers",
-    "string",
     "time",
     "warnings",
     "pathlib",
     "tempfile",
     "__future__",
+}
+#: Modules that, reached as another module's attribute (``plt.sys``, ``mpl.os``), open
+#: a way around the rules: besides :data:`DYNAMIC_MODULES`, those that start threads,
+#: import or look up by name, or evaluate strings (``typing``'s annotations).
+REACHING_MODULES = {
+    "os",
+    "sys",
+    "threading",
+    "_thread",
+    "concurrent",
+    "asyncio",
+    "pydoc",
+    "unittest",
+    "mock",
+    "atexit",
+    "faulthandler",
+    "signal",
+    "typing",
+    "string",
+    "operator",
 }
 #: Special attributes a learner's code may use; any other ``__name__`` is reported.
 PLAIN_DUNDERS = {"__init__", "__name__", "__qualname__", "__doc__", "__class__", "__module__"}
@@ -271,7 +288,20 @@ def _module_assignments(tree: ast.AST) -> Iterator[tuple[list[str], int]]:
 
 def _dynamic(tree: ast.AST, module_level: bool) -> Iterator[tuple[str, int]]:
     """Code in ``tree`` that changes or hides what runs: (what, line)."""
+    called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
     for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Name)
+            and node.id in DYNAMIC_CALLS | ATTRIBUTE_CALLS
+            and id(node) not in called
+        ):
+            yield f"{node.id} passed on as a value", _line(node)  # g = setattr; g(np, ...)
+        if isinstance(node, ast.Call) and any(
+            k.arg == "allow_pickle"
+            and not (isinstance(k.value, ast.Constant) and k.value.value is False)
+            for k in node.keywords
+        ):
+            yield "allow_pickle (unpickling runs code)", _line(node)
         if isinstance(node, ast.Call):
             func = node.func
             if isinstance(func, ast.Name) and func.id in DYNAMIC_CALLS:
@@ -323,6 +353,7 @@ def _opens_up(attribute: str) -> bool:
         attribute in DYNAMIC_ATTRIBUTES
         or (special and attribute not in PLAIN_DUNDERS)
         or attribute in DYNAMIC_MODULES
+        or attribute in REACHING_MODULES
     )
 
 
