@@ -64,6 +64,10 @@ def test_a_local_name_is_not_mistaken_for_a_global_of_the_same_name():
             ("cnnlab", "cnnlab.relu"),
         ),
         (
+            [learner("np = cnnlab"), learner("def relu(x):\n    return np.relu(x)\n")],
+            ("cnnlab", "cnnlab.relu"),
+        ),
+        (
             [
                 learner(
                     "def helper(x):\n    return cnnlab.relu(x)\n\n"
@@ -100,6 +104,7 @@ def test_a_local_name_is_not_mistaken_for_a_global_of_the_same_name():
         "imported under another name",
         "an nn layer",
         "a global assigned in another cell",
+        "numpy's name given to cnnlab",
         "a helper",
         "a default argument",
         "scipy",
@@ -147,6 +152,8 @@ def test_an_allowed_helper_is_fine_and_others_are_not():
         ),
         # code in a file: unpickling runs it
         ("x = np.load('x.npy', allow_pickle=True)", "allow_pickle (unpickling runs code)"),
+        # names nobody can follow
+        ("from cnnlab.nn import *", "from cnnlab.nn import * (names that cannot be followed)"),
         # a module passed into a function, and changed there
         ("def patch(m, f):\n    m.abs = f\npatch(np, max)", "an assignment to m.abs"),
         ("def patch(m):\n    del m.abs\npatch(np)", "an assignment to m.abs"),

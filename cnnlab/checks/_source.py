@@ -893,6 +893,10 @@ def _whole_cell(trees, table: dict, rules: Rules, findings: _Findings) -> None:
             # In a function, any other object may be a module passed in (m.abs = f).
             shown = ".".join(chain) if chain else ast.unparse(target)
             findings.add("dynamic", f"an assignment to {shown}", f"{where}, line {line}")
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
+                what = f"from {node.module} import * (names that cannot be followed)"
+                findings.add("dynamic", what, f"{where}, line {_line(node)}")
         for qualname, line in _imports(tree):
             root = qualname.split(".")[0]
             if _classify(qualname, rules) == "dynamic":
@@ -991,6 +995,13 @@ def notebook_findings(cells: list[tuple[str, bool]], function: str, rules: Rules
                 if kind is not None:
                     add(kind, _short(qualname), where)
             elif binding.node is not None and binding.learner:
+                alias = (
+                    _chain(binding.node)
+                    if isinstance(binding.node, ast.Attribute | ast.Name)
+                    else None
+                )
+                if alias is not None and len(chain) > 1:  # np = cnnlab, then np.relu
+                    resolve([*alias, *chain[1:]], where, depth + 1)
                 visit(binding.node, where, depth + 1)
 
     def visit(node: ast.AST, where: str, depth: int = 0) -> None:
