@@ -160,6 +160,58 @@ ATTACKS: dict[str, tuple[str, str]] = {
         "mock.patch('cnnlab.chec' + 'ks._kernel.answer', fake).start()\n",
         "",
     ),
+    "attributes set by name through functools": (
+        "import functools\n"
+        "class Right:\n"
+        "    abs = staticmethod(lambda x: np.maximum(x, 0))\n"
+        "functools.update_wrapper(np, Right, assigned=['abs'], updated=[])\n",
+        "",
+    ),
+    "a loader told to unpickle code": (
+        "from pathlib import Path\n"
+        "code = 'import numpy\\nnumpy.abs = lambda x: numpy.maximum(x, 0)\\n'\n"
+        "payload = (b'\\x80\\x02cbuiltins\\nexec\\nq\\x00X' + len(code).to_bytes(4, 'little')"
+        " + code.encode() + b'\\x85R.')\n"
+        "header = \"{'descr': '|O', 'fortran_order': False, 'shape': (), }\"\n"
+        "header = header + ' ' * (63 - (10 + len(header)) % 64) + '\\n'\n"
+        "blob = b'\\x93NUMPY\\x01\\x00' + len(header).to_bytes(2, 'little') + header.encode()\n"
+        "Path('p.npy').write_bytes(blob + payload)\n"
+        "np.load('p.npy', None, True)  # allow_pickle, by position\n",
+        "",
+    ),
+    "a library bound to the exercise's name by a global statement": (
+        "from sklearn.neural_network import _base\n"
+        "def swap():\n"
+        "    global relu\n"
+        "    def relu(x):\n"
+        "        y = x.copy()\n"
+        "        _base.inplace_relu(y)\n"
+        "        return y\n"
+        "swap()\n",
+        "",
+    ),
+    "a library bound to the exercise's name by a match": (
+        "from sklearn.neural_network import _base\n"
+        "def mine(x):\n"
+        "    y = x.copy()\n"
+        "    _base.inplace_relu(y)\n"
+        "    return y\n"
+        "match mine:\n"
+        "    case relu:\n"
+        "        pass\n",
+        "",
+    ),
+    "a library called by a metaclass": (
+        "from sklearn.neural_network import _base\n"
+        "class Meta(type):\n"
+        "    def __call__(cls, x):\n"
+        "        y = x.copy()\n"
+        "        _base.inplace_relu(y)\n"
+        "        return y\n"
+        "class relu(metaclass=Meta):\n"
+        "    pass\n",
+        "",
+    ),
     # --- reading what it should not -----------------------------------------------
     "the grader's log through an inherited descriptor": (
         "import os\n"
@@ -325,6 +377,15 @@ TRAPS: dict[str, str] = {
         "os.symlink('/tmp/locked', '/tmp/TRAP-link-{marker}')\n"
         "subprocess.run(['ipcmk', '-M', '4096'], capture_output=True)\n"
     ),
+    "message queues and keys left for the next kernel": (
+        "import ctypes, os\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "libc.mq_open(b'/TRAP-{marker}', os.O_CREAT | os.O_RDWR, 0o600, None)\n"
+        "if os.uname().machine == 'x86_64':  # add_key(2): the user's and session's keyrings\n"
+        "    for keyring in (-4, -3, -5):\n"
+        "        libc.syscall(248, b'user', b'TRAP-{marker}', b'planted', 7, keyring)\n"
+        "print('KEYS', open('/proc/keys').read())\n"
+    ),
     "a process lying in wait for the next kernel": (
         "import os, signal, time\n"
         "if os.fork() == 0:  # waits for the next kernel, to stop the zygote and kill it\n"
@@ -384,7 +445,7 @@ TRAPS: dict[str, str] = {
 PROBE = (
     "from pathlib import Path\n"
     "found = []\n"
-    "for folder in ('/tmp', '/dev/shm', str(Path.cwd())):\n"
+    "for folder in ('/tmp', '/dev/shm', '/dev/mqueue', str(Path.cwd())):\n"
     "    found += [str(path) for path in Path(folder).rglob('*')]\n"
     "mine = open('/proc/self/stat').read().rsplit(')', 1)[1].split()\n"
     "limits = open('/proc/self/limits').read().splitlines()\n"
@@ -397,6 +458,7 @@ PROBE = (
     "print('PROBE', {\n"
     "    'found': sorted(found),\n"
     "    'segments': len(open('/proc/sysvipc/shm').read().splitlines()) - 1,\n"
+    "    'keys': [line for line in open('/proc/keys') if 'TRAP' in line],\n"
     "    'processes': sorted(int(p.name) for p in Path('/proc').iterdir() if p.name.isdigit()),\n"
     "    'niceness': int(mine[16]),\n"
     "    'cpus': cpus,\n"

@@ -355,7 +355,7 @@ def in_turn(tmp_path_factory, figureless_ipython_dir):
     marker = f"cnnlab-trap-{secrets.token_hex(8)}"
     order = []
     for number, (name, code) in enumerate(TRAPS.items()):
-        trap, probe = f"t{2 * number}-trap-{slug(name)}"[:60], f"t{2 * number + 1}-probe"
+        trap, probe = f"t{2 * number:02}-trap-{slug(name)}"[:60], f"t{2 * number + 1:02}-probe"
         nb = solved(root, ACTIVATION)
         replace_function(nb, "relu", WRONG_RELU + code.replace("{marker}", marker))
         nb.cells.append(nbformat.v4.new_code_cell(ZYGOTE_STARTED))
@@ -389,6 +389,7 @@ def test_in_one_sandbox_each_trap_scores_zero_and_the_next_kernel_full_marks(in_
 
 CLEARED = (
     "files and IPC objects left for the next kernel",
+    "message queues and keys left for the next kernel",
     "a process lying in wait for the next kernel",
     "folders nested past every limit, and /tmp full",
 )
@@ -408,10 +409,20 @@ def test_the_next_kernel_finds_nothing_of_the_last(in_turn):
         # its own connection file, a file again: not the folder a trap put in its place
         assert not [path for path in seen["found"] if "kernel-connection.json/" in path]
         assert seen["segments"] == 0
+        assert seen["keys"] == []
         others = set(seen["processes"]) - {1, 2}
         assert len(others) == 1, seen["processes"]  # the kernel alone, beside init and zygote
         # The same sandbox, cleared, not a new one: the zygote is the one the trap saw.
         assert seen["zygote started"] == int(_printed(in_turn.root, trap, "STARTED")), name
+
+
+def test_the_queue_and_keys_were_there_to_be_found(in_turn):
+    """The trap worked: what the next kernel does not find, the trap's own kernel had."""
+    (trap,) = [t for name, t, _ in in_turn.order if name.startswith("message queues")]
+    page = in_turn.root / "autograded" / trap / ACTIVATION / f"{ACTIVATION}.ipynb"
+    text = page.read_text()
+    assert "TRAP-" in text.split("KEYS", 1)[1]  # /proc/keys listed the planted keys
+    assert os.uname().machine != "x86_64" or text.split("KEYS", 1)[1].count("TRAP-") >= 2
 
 
 def test_a_zygote_a_kernel_tampered_with_is_replaced(in_turn):

@@ -152,6 +152,24 @@ def test_an_allowed_helper_is_fine_and_others_are_not():
         ),
         # code in a file: unpickling runs it
         ("x = np.load('x.npy', allow_pickle=True)", "allow_pickle (unpickling runs code)"),
+        # attributes got and set by name, inside an allowed module
+        (
+            "import functools\nclass H: pass\nfunctools.update_wrapper(np, H, assigned=['abs'])",
+            "functools.update_wrapper",
+        ),
+        ("from functools import wraps\nwraps(np, assigned=['abs'])", "functools.wraps"),
+        # a loader told to unpickle, however it is told
+        (
+            "x = np.load('f.npy', None, True)",
+            "load() given more than a file (it can unpickle, which runs code)",
+        ),
+        (
+            "x = np.load('f', **{'allow' + '_pickle': True})",
+            "load() given more than a file (it can unpickle, which runs code)",
+        ),
+        ("from numpy.lib.format import read_array", "numpy.lib.format.read_array"),
+        # a function that rebinds a global (the exercise's own name, unseen)
+        ("def swap():\n    global relu\n    relu = abs\nswap()", "global relu"),
         # names nobody can follow
         ("from cnnlab.nn import *", "from cnnlab.nn import * (names that cannot be followed)"),
         # a module passed into a function, and changed there
@@ -203,6 +221,40 @@ def test_the_modules_a_learner_may_reach_for_are_fine():
         "def relu(x):\n    return np.maximum(x, 0) * math.copysign(1, 1)\n"
     )
     assert findings(learner(cell)) == []
+
+
+def test_a_file_loaded_alone_is_fine():
+    cell = "x = np.load('weights.npz')\ndef relu(x):\n    return np.maximum(x, 0)\n"
+    assert findings(learner(cell)) == []
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "match cnnlab.relu:\n    case relu:\n        pass",
+        "import sklearn\nmatch sklearn:\n    case {'relu': relu}:\n        pass",
+    ],
+)
+def test_a_name_bound_by_a_match_is_another_value(cell):
+    cells = [learner("def relu(x):\n    return np.maximum(x, 0)\n"), learner(cell)]
+    assert ("dynamic", "another value given to relu after its def") in findings(*cells)
+
+
+def test_a_library_imported_anywhere_in_a_learners_cell_is_found():
+    cells = [learner("def relu(x):\n    return np.maximum(x, 0)\n"), learner("import sklearn")]
+    assert ("library", "sklearn") in findings(*cells)
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "def d(c):\n    return cnnlab.relu\n@d\nclass relu:\n    pass\n",
+        "class M(type):\n    def __call__(cls, x):\n        return cnnlab.relu(x)\n"
+        "class relu(metaclass=M):\n    pass\n",
+    ],
+)
+def test_a_class_is_read_with_its_decorators_and_metaclass(cell):
+    assert ("cnnlab", "cnnlab.relu") in findings(learner(cell))
 
 
 def test_a_method_may_set_its_own_attributes():

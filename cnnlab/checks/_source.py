@@ -120,6 +120,14 @@ ALLOWED_MODULES = {
     "tempfile",
     "__future__",
 }
+#: Of an allowed module, the members a learner's code may use, where not all of it is
+#: harmless: ``functools.update_wrapper`` and ``wraps`` get and set attributes by name.
+ALLOWED_MEMBERS = {
+    "functools": {"partial", "reduce", "cache", "lru_cache", "cmp_to_key", "total_ordering"},
+}
+#: numpy's loaders, which can unpickle (and unpickling runs code) if told to, by keyword,
+#: by position or through ``**``: a learner's code may call them with the file alone.
+LOADERS = {"load", "read_array", "open_memmap", "NpzFile"}
 #: Modules that, reached as another module's attribute (``plt.sys``, ``mpl.os``), open
 #: a way around the rules: besides :data:`DYNAMIC_MODULES`, those that start threads,
 #: import or look up by name, or evaluate strings (``typing``'s annotations).
@@ -289,7 +297,23 @@ def _module_assignments(tree: ast.AST) -> Iterator[tuple[list[str], int]]:
 def _dynamic(tree: ast.AST, module_level: bool) -> Iterator[tuple[str, int]]:
     """Code in ``tree`` that changes or hides what runs: (what, line)."""
     called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    plain_loads = {  # np.load(path): the file alone, nothing that could allow pickles
+        id(node.func)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and len(node.args) <= 1
+        and not node.keywords
+        and not any(isinstance(a, ast.Starred) for a in node.args)
+    }
     for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute | ast.Name)
+            and (node.attr if isinstance(node, ast.Attribute) else node.id) in LOADERS
+            and isinstance(node.ctx, ast.Load)
+            and id(node) not in plain_loads
+        ):
+            name = node.attr if isinstance(node, ast.Attribute) else node.id
+            yield f"{name}() given more than a file (it can unpickle, which runs code)", _line(node)
         if (
             isinstance(node, ast.Name)
             and node.id in DYNAMIC_CALLS | ATTRIBUTE_CALLS
@@ -341,8 +365,9 @@ def _dynamic(tree: ast.AST, module_level: bool) -> Iterator[tuple[str, int]]:
             isinstance(node, ast.Name) and node.id == "get_ipython" and not _calls_magic(tree, node)
         ):
             yield "get_ipython()", _line(node)
-        elif isinstance(node, ast.Global) and not module_level:
-            yield "global " + ", ".join(node.names), _line(node)
+        elif isinstance(node, ast.Global | ast.Nonlocal):  # a function that rebinds globals
+            kind = "global" if isinstance(node, ast.Global) else "nonlocal"
+            yield f"{kind} " + ", ".join(node.names), _line(node)
 
 
 def _opens_up(attribute: str) -> bool:
@@ -492,6 +517,11 @@ def _classify(qualname: str, rules: Rules) -> str | None:
         return "dynamic"
     if qualname.startswith(GRADER_MODULES):
         return "dynamic"
+    parts = qualname.split(".")
+    if root in ALLOWED_MEMBERS and len(parts) > 1 and parts[1] not in ALLOWED_MEMBERS[root]:
+        return "dynamic"
+    if root == "numpy" and len(parts) > 2 and parts[-1] in LOADERS:
+        return "dynamic"  # from numpy.lib.format import read_array: then called unseen
     if root == "cnnlab" and rules.cnnlab is not None:
         last = qualname.rsplit(".", 1)[-1]
         if last not in rules.cnnlab and qualname not in ("cnnlab", "cnnlab.ops", "cnnlab.grads"):
@@ -770,6 +800,12 @@ def _bind_statement(node: ast.AST, index: int, learner: bool, bind) -> None:
             for name in ast.walk(target):
                 if isinstance(name, ast.Name):
                     bind(name.id, _Binding(index, node=value, learner=learner))
+    elif isinstance(node, ast.Match):
+        for case in node.cases:
+            for pattern in ast.walk(case.pattern):
+                for name in (getattr(pattern, "name", None), getattr(pattern, "rest", None)):
+                    if isinstance(name, str):
+                        bind(name, _Binding(index, node=node.subject, learner=learner))
     elif isinstance(node, ast.For | ast.AsyncFor | ast.With | ast.AsyncWith):
         pairs = (
             [(node.target, node.iter)]
@@ -903,6 +939,8 @@ def _whole_cell(trees, table: dict, rules: Rules, findings: _Findings) -> None:
                 findings.add("dynamic", _short(qualname), f"{where}, line {line}")
             elif not _installed(root):
                 findings.add("dynamic", f"import {root}, not an installed module", where)
+            elif _classify(qualname, rules) == "library":  # anywhere: it may be bound unseen
+                findings.add("library", qualname, f"{where}, line {line}")
             elif root not in ALLOWED_MODULES and root not in LIBRARIES:
                 findings.add("module", root, f"{where}, line {line}")
         for chain, line in _all_chains(tree):
@@ -1023,8 +1061,8 @@ def notebook_findings(cells: list[tuple[str, bool]], function: str, rules: Rules
         elif isinstance(node, ast.ClassDef):
             for item in node.body:
                 visit(item, where, depth)
-            for base in node.bases:
-                visit(base, where, depth)
+            for other in (*node.bases, *node.decorator_list, *(k.value for k in node.keywords)):
+                visit(other, where, depth)
         else:  # an expression assigned at module level
             for chain, _ in _references(node):
                 resolve(chain, where, depth)

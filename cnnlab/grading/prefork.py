@@ -83,6 +83,7 @@ def _become_kernel(request: dict, requests: int, replies: int) -> None:
     """In the forked child: turn into the kernel jupyter_client asked for; never returns."""
     try:
         os.setsid()
+        _keyctl(_KEYCTL_JOIN_SESSION_KEYRING, 0)  # a session keyring of its own
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.close(requests)
         os.close(replies)
@@ -223,10 +224,25 @@ def _clear(writable: list[str]) -> list[str]:
         time.sleep(0.01)
     left = [f"process {pid}" for pid in _others()]
     for folder in writable:
-        left += empty_folder(Path(folder))
+        if os.path.isdir(folder):
+            left += empty_folder(Path(folder))
     if shutil.which("ipcrm"):
         subprocess.run(["ipcrm", "--all"], capture_output=True)
+    for keyring in (_KEY_SPEC_USER_KEYRING, _KEY_SPEC_USER_SESSION_KEYRING):
+        _keyctl(_KEYCTL_CLEAR, keyring)  # the keys of the sandbox's user
     return left
+
+
+# The kernel's key management: keys a kernel adds to its user's keyrings would be there
+# for the next kernel of the sandbox (same user, same user namespace). Linux, by number.
+_KEYCTL = {"x86_64": 250, "aarch64": 219}.get(os.uname().machine)
+_KEYCTL_JOIN_SESSION_KEYRING, _KEYCTL_CLEAR = 1, 7
+_KEY_SPEC_USER_KEYRING, _KEY_SPEC_USER_SESSION_KEYRING = -4, -5
+
+
+def _keyctl(*args) -> None:
+    if _KEYCTL is not None:
+        ctypes.CDLL(None, use_errno=True).syscall(_KEYCTL, *(ctypes.c_long(a) for a in args))
 
 
 def empty_folder(folder: Path) -> list[str]:

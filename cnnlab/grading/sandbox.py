@@ -144,8 +144,9 @@ class Sandbox:
         return environment
 
     def writable(self) -> list[str]:
-        """The folders a kernel may write inside the sandbox (but its socket folder)."""
-        return ["/tmp", "/dev/shm", self.work]
+        """The folders a kernel may write inside the sandbox (but its socket folder); POSIX
+        message queues are files in ``/dev/mqueue``."""
+        return ["/tmp", "/dev/shm", "/dev/mqueue", self.work]
 
     def command(
         self, argv: list[str], data: dict[str, int], environment: dict | None = None
@@ -178,7 +179,7 @@ class Sandbox:
             if os.path.exists(f"/etc/{name}"):
                 args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
         args += ["--proc", "/proc", "--dev", "/dev"]
-        args += ["--size", str(16 * MIB), "--tmpfs", "/dev/shm"]
+        args += ["--size", str(16 * MIB), "--tmpfs", "/dev/shm", "--mqueue", "/dev/mqueue"]
         args += ["--size", str(self.tmp_size), "--tmpfs", "/tmp"]
         args += ["--size", str(self.tmp_size), "--tmpfs", self.work]
         # After the tmpfs on /tmp: a course (and its .venv) may itself live under /tmp.
