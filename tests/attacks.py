@@ -341,6 +341,18 @@ ATTACKS: dict[str, tuple[str, str]] = {
         "print('OUTSIDE', wrote)\n",
         "",
     ),
+    "a million empty files": (
+        "made = 0\n"
+        "for folder in ('/tmp', '/dev/shm', '.'):\n"
+        "    try:\n"
+        "        for number in range(200_000):\n"
+        "            open(f'{folder}/f{number}', 'w').close()\n"
+        "            made += 1\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "print('FILES', made)\n",
+        "",
+    ),
     "filling the disk": (
         "import itertools\n"
         "for n in itertools.count():\n"

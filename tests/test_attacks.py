@@ -320,6 +320,16 @@ def test_no_open_file_of_the_grader_reaches_a_kernel(attacked):
         assert not [line for line in seen if secret in line], secret
 
 
+def test_the_folders_a_kernel_writes_hold_a_limited_number_of_files(attacked):
+    """An empty file costs no space, but an inode of the host's memory: counted too."""
+    if os.geteuid() != 0:
+        pytest.skip("the file limit needs the tmpfs a root grader mounts (bubblewrap has none)")
+    page = attacked.root / "feedback" / "attack-a-million-empty-files" / ACTIVATION
+    text = (page / f"{ACTIVATION}.html").read_text()
+    made = int(re.search(r"FILES (\d+)", text).group(1))
+    assert 1000 < made < 40_000  # 16384 + 1024 + 16384 at most, not 600,000
+
+
 def test_sandboxed_kernels_saw_nothing_of_the_course(attacked):
     page = attacked.root / "feedback" / "attack-solutions-and-gradebook-from-the-disk"
     text = (page / ACTIVATION / f"{ACTIVATION}.html").read_text()

@@ -69,6 +69,7 @@ __all__ = [
     "SandboxProvisioner",
     "SandboxedZygote",
     "available",
+    "limited_tmpfs",
     "private_mounts",
     "searchable_by_others",
     "stop_zygotes",
@@ -78,6 +79,7 @@ __all__ = [
 SANDBOX_UID = 61000
 GIB = 1024**3
 MIB = 1024**2
+SHM_SIZE = 16 * MIB
 
 #: What the kernel may keep of the grader's environment (everything else is cleared).
 PASSED_ENVIRONMENT = (
@@ -122,6 +124,10 @@ class Sandbox:
     tmp_size: int = 256 * MIB
     work: str = "/work/submission"
     kernel_config: str = ""  # an ipython_kernel_config.py for the kernel (tests: no figures)
+    #: {folder inside: a tmpfs of the worker's} for the writable folders, when the worker
+    #: could mount them (as root: :func:`limited_tmpfs`) with a limit on their files too;
+    #: else bubblewrap makes each a tmpfs limited in size only.
+    tmpfs: dict = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -179,9 +185,16 @@ class Sandbox:
             if os.path.exists(f"/etc/{name}"):
                 args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
         args += ["--proc", "/proc", "--dev", "/dev"]
-        args += ["--size", str(16 * MIB), "--tmpfs", "/dev/shm", "--mqueue", "/dev/mqueue"]
-        args += ["--size", str(self.tmp_size), "--tmpfs", "/tmp"]
-        args += ["--size", str(self.tmp_size), "--tmpfs", self.work]
+        for inside, size in (
+            ("/dev/shm", SHM_SIZE),
+            ("/tmp", self.tmp_size),
+            (self.work, self.tmp_size),
+        ):
+            if inside in self.tmpfs:
+                args += ["--bind", self.tmpfs[inside], inside]
+            else:
+                args += ["--size", str(size), "--tmpfs", inside]
+        args += ["--mqueue", "/dev/mqueue"]
         # After the tmpfs on /tmp: a course (and its .venv) may itself live under /tmp.
         for folder in self.readable:
             args += ["--ro-bind", self.mounts.get(folder, folder), folder]
@@ -286,6 +299,31 @@ def private_mounts(scratch: Path, folders: list[str]) -> dict[str, str]:
         _mount(["-o", "remount,bind,ro", str(target)])
         bound[folder] = str(target)
     return bound
+
+
+def limited_tmpfs(scratch: Path, spec: Sandbox) -> dict[str, str]:
+    """In the worker's own mount namespace (after :func:`private_mounts`): a tmpfs for each
+    folder a kernel writes, limited in size and in files, owned by the sandbox's user.
+
+    bubblewrap's own tmpfs has a size limit only, and a file's inode is not counted in
+    its size: millions of empty files would hold gigabytes of the host's memory.
+    Returns ``{folder inside the sandbox: its tmpfs here}`` for :attr:`Sandbox.tmpfs`.
+    """
+    made = {}
+    for number, (inside, size, files) in enumerate(
+        (
+            ("/dev/shm", SHM_SIZE, 1024),
+            ("/tmp", spec.tmp_size, 16384),
+            (spec.work, spec.tmp_size, 16384),
+        )
+    ):
+        target = scratch / "tmpfs" / str(number)
+        target.mkdir(parents=True, exist_ok=True)
+        options = f"size={size},nr_inodes={files},mode=0700,uid={spec.uid},gid={spec.uid}"
+        _mount(["-t", "tmpfs", "-o", options, "tmpfs", str(target)])
+        made[inside] = str(target)
+    (scratch / "tmpfs").chmod(0o711)
+    return made
 
 
 def _mount(args: list[str]) -> None:
@@ -430,6 +468,7 @@ class SandboxProvisioner(LocalProvisioner):
         connection_file = self.parent.connection_file if self.parent else None
         if self.forked and _forkable(cmd) and connection_file:
             return self._fork(spec, cmd, connection_file, kwargs.get("env") or {})
+        spec.tmpfs = {}  # a sandbox of its own: new folders too (no zygote to empty the worker's)
         data, keep = {}, []
         try:
             if connection_file:

@@ -46,6 +46,7 @@ from cnnlab.grading.sandbox import (
     SANDBOX_UID,
     Sandbox,
     SandboxError,
+    limited_tmpfs,
     private_mounts,
     searchable_by_others,
     stop_zygotes,
@@ -256,6 +257,8 @@ class Grader:
             memory=options.memory,
             kernel_config=str(config) if config.is_file() else "",
         )
+        if uid is not None:  # the folders a kernel writes, limited in files too
+            spec.tmpfs = limited_tmpfs(self.root, spec)
         return str(sockets), spec.to_json()
 
     def close(self) -> None:
