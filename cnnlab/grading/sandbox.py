@@ -11,10 +11,12 @@ Debian package ``bubblewrap``):
   virtual environment and the cnnlab package, and nothing else of the disk:
   no course folder (source lessons, releases, submissions, gradebooks, other
   graders' scratch folders), no home folder;
-* a private ``/tmp`` and an empty working folder, both in memory and of
-  limited size (the kernel gets the notebook's cells from the grader, not
-  the file: nbgrader's copy of it holds the hidden tests); everything else
-  read-only, bubblewrap's own skeleton (``/``, ``/dev``) included;
+* a private ``/tmp``, ``/dev/shm``, ``/dev/mqueue`` and an empty working
+  folder, in memory and of limited size (as root, limited in files too:
+  :func:`limited_tmpfs`); the kernel gets the notebook's cells from the
+  grader, not the file (nbgrader's copy of it holds the hidden tests);
+  everything else read-only, bubblewrap's own skeleton (``/``, ``/dev``)
+  included;
 * limits on memory (address space, 2 GiB by default), on the size of a file
   it writes and on the number of its processes and threads.
 
