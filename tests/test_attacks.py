@@ -98,6 +98,20 @@ def sandboxes_left(batch_folder: str) -> list[psutil.Process]:
     return sandbox_processes(batch_folder)
 
 
+def grade_in_a_folder_of_its_own(course, prefix: str, ipython_dir: Path, **options):
+    """``grade()`` as `make grade` runs it, its kernels drawing no figure; returns the
+    results and the batch's scratch folder (and so its sockets): a folder of this test's
+    own, short enough for a Unix socket's path, so that its sandboxes can be told from
+    others'."""
+    batch_folder = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    os.chmod(batch_folder, 0o711)  # the sandbox users must pass through to their sockets
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("IPYTHONDIR", str(ipython_dir))
+        patch.setattr(tempfile, "tempdir", batch_folder)
+        results = grade(course, time_limit=TIME_LIMIT, log=lambda *_: None, **options)
+    return results, batch_folder
+
+
 def _submissions(root: Path, marker: str) -> dict[str, str]:
     """Every submission of the batch; returns attacker -> the attack it tries."""
     for student in ("victim-a", "victim-b"):
@@ -167,14 +181,9 @@ def attacked(tmp_path_factory, figureless_ipython_dir):
         "release": fingerprint(root / "release"),
         "victims": fingerprint(root / "submitted" / "victim-a"),
     }
-    # The batch's scratch folder (and so its sockets) in a folder of this test's own, short
-    # enough for a Unix socket's path, so that its sandboxes can be told from others'.
-    batch_folder = tempfile.mkdtemp(prefix="att", dir="/tmp")
-    os.chmod(batch_folder, 0o711)  # the sandbox users must pass through to their sockets
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("IPYTHONDIR", str(figureless_ipython_dir))
-        patch.setattr(tempfile, "tempdir", batch_folder)
-        results = grade(course, workers=2, time_limit=TIME_LIMIT, log=lambda *_: None)
+    results, batch_folder = grade_in_a_folder_of_its_own(
+        course, "att", figureless_ipython_dir, workers=2
+    )
     return SimpleNamespace(
         root=root,
         course=course,
@@ -374,12 +383,9 @@ def in_turn(tmp_path_factory, figureless_ipython_dir):
         nb.cells.append(nbformat.v4.new_code_cell(PROBE))
         submit(root, probe, ACTIVATION, nb)
         order.append((name, trap, probe))
-    batch_folder = tempfile.mkdtemp(prefix="turn", dir="/tmp")
-    os.chmod(batch_folder, 0o711)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("IPYTHONDIR", str(figureless_ipython_dir))
-        patch.setattr(tempfile, "tempdir", batch_folder)
-        results = grade(course, workers=1, time_limit=TIME_LIMIT, log=lambda *_: None)
+    results, batch_folder = grade_in_a_folder_of_its_own(
+        course, "turn", figureless_ipython_dir, workers=1
+    )
     return SimpleNamespace(
         root=root,
         marker=marker,
@@ -459,14 +465,9 @@ def test_a_sandbox_for_each_kernel_grades_the_same(tmp_path, figureless_ipython_
     nb = solved(root, ACTIVATION)
     replace_function(nb, "relu", WRONG_RELU + ATTACKS["writing where no size limit holds"][0])
     submit(root, "wrong", ACTIVATION, nb)
-    batch_folder = tempfile.mkdtemp(prefix="fresh", dir="/tmp")
-    os.chmod(batch_folder, 0o711)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("IPYTHONDIR", str(figureless_ipython_dir))
-        patch.setattr(tempfile, "tempdir", batch_folder)
-        results = grade(
-            course, workers=1, prefork=False, time_limit=TIME_LIMIT, log=lambda *_: None
-        )
+    results, batch_folder = grade_in_a_folder_of_its_own(
+        course, "fresh", figureless_ipython_dir, workers=1, prefork=False
+    )
     scores = {r.student: code_points(r) for r in results}
     assert scores["right"][0] == scores["right"][1] > 0
     assert scores["wrong"][0] == 0
