@@ -426,6 +426,14 @@ def assert_figures_render(lesson: str, cells: list[dict]) -> None:
             assert image["width"] > 50 and image["height"] > 50, f"{lesson}: {image}"
 
 
+def run_all_to_the_end(nb: Notebook) -> None:
+    """Run All: every code cell runs, in order, every figure renders; the last cell shot."""
+    cells = nb.run_all()
+    assert_ran_to_the_end(nb, cells)
+    assert_figures_render(nb.lesson, cells)
+    nb.shot("last-cell", nb.last_code_cell())
+
+
 def figure(explorer: Locator) -> Locator:
     """The picture an explorer draws (a PNG in an ipywidgets Output)."""
     return explorer.locator(".widget-output img")
@@ -472,19 +480,13 @@ def test_the_console_listener_hears_errors(browser):
 
 def test_lesson_00_runs_to_the_end_with_its_figures(open_lesson):
     nb = open_lesson("00-images")
-    cells = nb.run_all()
-    assert_ran_to_the_end(nb, cells)
-    assert_figures_render(nb.lesson, cells)
+    run_all_to_the_end(nb)
     nb.shot("channels", nb.cell("viz.show_channels(photo)"))
-    nb.shot("last-cell", nb.last_code_cell())
 
 
 def test_lesson_02_the_convolution_explorer_reacts(open_lesson):
     nb = open_lesson("02-convolution")
-    cells = nb.run_all()
-    assert_ran_to_the_end(nb, cells)
-    assert_figures_render(nb.lesson, cells)
-    nb.shot("last-cell", nb.last_code_cell())
+    run_all_to_the_end(nb)
 
     explorer = assert_renders_as_controls(nb.lesson, nb.cell("widgets.convolution_explorer()"))
     nb.shot("explorer-before", explorer)
@@ -503,10 +505,7 @@ def test_lesson_02_the_convolution_explorer_reacts(open_lesson):
 
 def test_lesson_03_relu_feedback_explorer_and_selfgrade(open_lesson, lab):
     nb = open_lesson("03-activation")
-    cells = nb.run_all()
-    assert_ran_to_the_end(nb, cells)
-    assert_figures_render(nb.lesson, cells)
-    nb.shot("last-cell", nb.last_code_cell())
+    run_all_to_the_end(nb)
 
     explorer = assert_renders_as_controls(nb.lesson, nb.cell("widgets.activation_explorer()"))
     bias = slider(explorer, "bias")
@@ -558,10 +557,7 @@ def test_lesson_03_relu_feedback_explorer_and_selfgrade(open_lesson, lab):
 
 def test_lesson_09_shows_a_training_progress_bar(open_lesson):
     nb = open_lesson("09-training")
-    cells = nb.run_all()
-    assert_ran_to_the_end(nb, cells)
-    assert_figures_render(nb.lesson, cells)
-    nb.shot("last-cell", nb.last_code_cell())
+    run_all_to_the_end(nb)
 
     training = nb.cell("history = nn.fit(")
     bar = training.locator(".jupyter-widgets.widget-hprogress")
