@@ -151,10 +151,19 @@ class Sandbox:
             environment["IPYTHONDIR"] = IPYTHON
         return environment
 
+    def memory_folders(self) -> list[tuple[str, int, int]]:
+        """The in-memory folders a kernel writes: (the folder inside, bytes, files at most;
+        the files are limited where the worker mounts them, :func:`limited_tmpfs`)."""
+        return [
+            ("/dev/shm", SHM_SIZE, 1024),
+            ("/tmp", self.tmp_size, 16384),
+            (self.work, self.tmp_size, 16384),
+        ]
+
     def writable(self) -> list[str]:
         """The folders a kernel may write inside the sandbox (but its socket folder); POSIX
         message queues are files in ``/dev/mqueue``."""
-        return ["/tmp", "/dev/shm", "/dev/mqueue", self.work]
+        return [folder for folder, _, _ in self.memory_folders()] + ["/dev/mqueue"]
 
     def command(
         self, argv: list[str], data: dict[str, int], environment: dict | None = None
@@ -187,11 +196,7 @@ class Sandbox:
             if os.path.exists(f"/etc/{name}"):
                 args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
         args += ["--proc", "/proc", "--dev", "/dev"]
-        for inside, size in (
-            ("/dev/shm", SHM_SIZE),
-            ("/tmp", self.tmp_size),
-            (self.work, self.tmp_size),
-        ):
+        for inside, size, _ in self.memory_folders():
             if inside in self.tmpfs:
                 args += ["--bind", self.tmpfs[inside], inside]
             else:
@@ -312,13 +317,7 @@ def limited_tmpfs(scratch: Path, spec: Sandbox) -> dict[str, str]:
     Returns ``{folder inside the sandbox: its tmpfs here}`` for :attr:`Sandbox.tmpfs`.
     """
     made = {}
-    for number, (inside, size, files) in enumerate(
-        (
-            ("/dev/shm", SHM_SIZE, 1024),
-            ("/tmp", spec.tmp_size, 16384),
-            (spec.work, spec.tmp_size, 16384),
-        )
-    ):
+    for number, (inside, size, files) in enumerate(spec.memory_folders()):
         target = scratch / "tmpfs" / str(number)
         target.mkdir(parents=True, exist_ok=True)
         options = f"size={size},nr_inodes={files},mode=0700,uid={spec.uid},gid={spec.uid}"
