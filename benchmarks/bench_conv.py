@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 THREADS = "2"
+PAUSE = float(os.environ.get("PAUSE", "0.5"))
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, THREADS)
 
@@ -201,7 +202,9 @@ def measure(case: Case, repeats: int, rounds: int) -> Timing:
     block = max(1, repeats // rounds)
     best = [math.inf] * len(runners)
     for _ in range(rounds):
-        best = [min(b, best_time(run, block)) for b, run in zip(best, runners, strict=True)]
+        for k, run in enumerate(runners):
+            time.sleep(PAUSE)
+            best[k] = min(best[k], best_time(run, block))
     loop = best_time(case.oracle, 1) if case.oracle else None
     return Timing(case, best[0], best[1] if case.torch else None, loop)
 

@@ -22,14 +22,15 @@ from cnnlab._validation import (
     result_dtype,
 )
 from cnnlab.ops import (
+    _WORKSPACE,
     _conv_args,
     _empty,
     _geometry,
     _offsets,
     _pool_args,
+    batch_last,
     im2col,
     im2col_batch_last,
-    max_pool2d,
     softmax,
 )
 
@@ -116,17 +117,35 @@ def _max_pool2d_backward(dout, x, kernel_size, stride, pooled) -> np.ndarray:
     x, kernel, stride, offsets, dout = _pool_dout(
         func, dout, x, kernel_size, stride, "max_pool2d(x)"
     )
-    if pooled is None:
-        pooled = max_pool2d(x, kernel, stride)
     dtype = result_dtype(dout, x)
-    dx = np.zeros(x.shape, dtype=dtype)
-    # Visit the offsets in row-major order; a window is taken by its first maximum,
-    # after which it has no gradient left to give.
-    unrouted = dout.astype(dtype, copy=True)
-    for rows, cols in offsets:
-        wins = x[..., rows, cols] == pooled
-        dx[..., rows, cols] += unrouted * wins
-        unrouted *= ~wins
+    # The KH*KW elements of every window side by side, one contiguous map per
+    # offset (scratch memory): the comparisons and products below then run over
+    # contiguous memory, twice as fast as over strided views of x.
+    stack = _WORKSPACE.get("windows", len(offsets) * dout.size, x.dtype)
+    stack = stack.reshape(len(offsets), *dout.shape)
+    for k, (rows, cols) in enumerate(offsets):
+        stack[k] = x[..., rows, cols]
+    if pooled is None:
+        pooled = stack.max(axis=0)
+    wins = stack == pooled
+    # Offsets in row-major order; a window is taken by its first maximum, and
+    # its later ties win nothing.
+    taken = wins[0].copy()
+    for k in range(1, len(offsets)):
+        wins[k] &= ~taken
+        taken |= wins[k]
+    shares = np.multiply(wins, dout, out=stack) if stack.dtype == dtype else wins * dout
+    if stride[0] >= kernel[0] and stride[1] >= kernel[1]:  # windows do not overlap
+        (ho, wo), (h, w) = dout.shape[-2:], x.shape[-2:]
+        tiled = stride == kernel and (ho * kernel[0], wo * kernel[1]) == (h, w)
+        # every input is in exactly one window when they tile x, else some in none
+        dx = np.empty(x.shape, dtype=dtype) if tiled else np.zeros(x.shape, dtype=dtype)
+        for share, (rows, cols) in zip(shares, offsets, strict=True):
+            dx[..., rows, cols] = share
+    else:  # an input in several windows collects from each
+        dx = np.zeros(x.shape, dtype=dtype)
+        for share, (rows, cols) in zip(shares, offsets, strict=True):
+            dx[..., rows, cols] += share
     return dx
 
 
@@ -198,25 +217,27 @@ def conv2d_backward(dout, x, weight, stride=1, padding=0):
     dbias = np.zeros(f, dtype=dtype)
     # The groups and layouts of conv2d (see cnnlab.ops._BATCH_LAST_BELOW).
     groups = geometry.groups(x)
+    positions = geometry.out_hw[0] * geometry.out_hw[1]
     columns = geometry.buffer("columns", groups, weight_t.shape[0], dtype)
     if geometry.batch_last:
         dout_buffer = geometry.buffer("products", groups, f, dtype)
     for group in groups:
         if geometry.batch_last:
             cols = im2col_batch_last(x[group], geometry, columns)  # (C*KH*KW, Ho*Wo*n)
-            dout_t = dout[group].transpose(1, 2, 3, 0)  # (F, Ho, Wo, n)
-            dout_rows = _empty(dout_t.shape, dtype, dout_buffer)
-            dout_rows[...] = dout_t
-            dout_rows = dout_rows.reshape(f, -1)
-            dweight += dout_rows @ cols.T
+            dout_group = dout[group].reshape(-1, f, positions)
+            dout_rows = _empty((f, positions, dout_group.shape[0]), dtype, dout_buffer)
+            dout_rows = batch_last(dout_group, dout_rows).reshape(f, -1)  # (F, Ho*Wo*n)
+            # (cols @ dout_rows.T).T, not dout_rows @ cols.T: the same sums, and
+            # OpenBLAS runs this orientation up to twice as fast.
+            dweight += (cols @ dout_rows.T).T
             dbias += dout_rows.sum(axis=1)
             dcols = np.matmul(weight_t, dout_rows, out=cols)  # the windows are used up
-            dx[group] = _add_windows_batch_last(dcols, x.shape, geometry)
+            _add_windows_batch_last(dcols, dx[group], geometry)
         else:
             cols = im2col(x[group], geometry, columns)  # (n, C*KH*KW, Ho*Wo)
             dout_rows = dout[group].reshape(cols.shape[0], f, -1)
-            dweight += (dout_rows @ cols.transpose(0, 2, 1)).sum(axis=0)
-            dbias += dout_rows.sum(axis=(0, 2))
+            dweight += (cols @ dout_rows.transpose(0, 2, 1)).sum(axis=0).T
+            dbias += dout_rows.sum(axis=2).sum(axis=0)
             dcols = np.matmul(weight_t, dout_rows, out=cols)
             dx[group] = _add_windows(dcols, x.shape, geometry)
     return dx, dweight.reshape(weight.shape), dbias
@@ -236,15 +257,16 @@ def _add_windows(dcols: np.ndarray, x_shape: tuple, geometry) -> np.ndarray:
     return dx[:, :, ph : ph + h, pw : pw + w]
 
 
-def _add_windows_batch_last(dcols: np.ndarray, x_shape: tuple, geometry) -> np.ndarray:
-    """col2im for the batch-last layout: ``dcols (C*KH*KW, Ho*Wo*n) -> dx (n, C, H, W)``."""
-    _, c, h, w = x_shape
+def _add_windows_batch_last(dcols: np.ndarray, dx: np.ndarray, geometry) -> np.ndarray:
+    """col2im for the batch-last layout: ``dcols (C*KH*KW, Ho*Wo*n)`` into ``dx (n, C, H, W)``."""
+    n, c, h, w = dx.shape
     (kh, kw), (ph, pw), (ho, wo) = geometry.kernel, geometry.padding, geometry.out_hw
-    dcols = dcols.reshape(c, kh, kw, ho, wo, -1)
-    dx = np.zeros((c, h + 2 * ph, w + 2 * pw, dcols.shape[-1]), dtype=dcols.dtype)
+    dcols = dcols.reshape(c, kh, kw, ho, wo, n)
+    padded = np.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=dcols.dtype)
     for i, j, rows, cols in geometry.slices():
-        dx[:, rows, cols] += dcols[:, i, j]
-    return dx[:, ph : ph + h, pw : pw + w].transpose(3, 0, 1, 2)
+        padded[:, rows, cols] += dcols[:, i, j]
+    dx[...] = padded[:, ph : ph + h, pw : pw + w].transpose(3, 0, 1, 2)
+    return dx
 
 
 def dense_backward(dout, x, weight):

@@ -7,6 +7,7 @@ plus negative tests proving that the gradient check catches a wrong gradient,
 and the numerical stability of softmax and cross-entropy.
 """
 
+import itertools
 import math
 
 import numpy as np
@@ -272,10 +273,12 @@ def test_pool_backward_matches_oracle(pool, kernel_size, stride, dtype):
 
 
 def test_max_pool_backward_ties_match_oracle():
-    """Small integers make many ties; the first maximum in row-major order must win."""
+    """Small integers make many ties; the first maximum in row-major order must win.
+    On 7x5 no case's windows tile the input; on 8x6 those of (2, None) do, and
+    every input has a window (max_pool2d_backward writes its dx without zeroing)."""
     rng = np.random.default_rng(33)
-    x = rng.integers(0, 3, size=(2, 2, 7, 5)).astype(np.float64)
-    for kernel_size, stride in POOL_CASES:
+    for hw, (kernel_size, stride) in itertools.product([(7, 5), (8, 6)], POOL_CASES):
+        x = rng.integers(0, 3, size=(2, 2, *hw)).astype(np.float64)
         dout = random(rng, ops.max_pool2d(x, kernel_size, stride).shape)
         expected = oracle.max_pool2d_backward(dout, x, kernel_size, stride)
         # Overlapping windows add gradients in another order than the loops: rounding
