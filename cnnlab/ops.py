@@ -233,16 +233,50 @@ class _Geometry(NamedTuple):
         return _WORKSPACE.get(name, largest * rows * self.out_hw[0] * self.out_hw[1], dtype)
 
     def slices(self):
-        """``(i, j, rows, cols)`` for every kernel offset, in row-major order.
+        """``(i, j, phase, rows, cols)`` for every kernel offset, in row-major order.
 
-        ``padded[..., rows, cols]`` holds, for every output position at once,
-        the input pixel that kernel entry ``(i, j)`` multiplies.
+        With a stride of ``(sh, sw)`` the padded input falls into ``sh * sw``
+        phases, ``phase (a, b) = padded[a::sh, b::sw]``, and kernel entry
+        ``(i, j)`` multiplies, for every output position at once, the pixels
+        ``phases[phase][rows, cols]``: phase ``(i % sh, j % sw)``, with rows and
+        cols of unit step. With a stride of 1 the one phase is the padded input.
         """
         (kh, kw), (sh, sw), (ho, wo) = self.kernel, self.stride, self.out_hw
         for i in range(kh):
             for j in range(kw):
-                rows = slice(i, i + sh * (ho - 1) + 1, sh)
-                yield i, j, rows, slice(j, j + sw * (wo - 1) + 1, sw)
+                rows, cols = slice(i // sh, i // sh + ho), slice(j // sw, j // sw + wo)
+                yield i, j, (i % sh, j % sw), rows, cols
+
+    def phases(self, padded: np.ndarray, axis: int) -> dict:
+        """The phases of ``padded`` that the kernel reads, each copied to contiguous memory.
+
+        ``axis`` is the axis of the rows (the columns follow it). A strided
+        convolution reads every pixel of a phase with a unit step: copying the
+        phases once (each pixel moves once) and cutting the windows from them
+        took the 5x5 stride-2 photo's im2col from 0.37 to 0.21 ms, since
+        copies with a step of 2 run at half the speed.
+        """
+        if self.stride == (1, 1):
+            return {(0, 0): padded}
+        phases = {}
+        for _, _, phase, _, _ in self.slices():
+            if phase not in phases:
+                view = _at(padded, axis, *self.phase(*phase))
+                array = _WORKSPACE.get(("phase", *phase), view.size, view.dtype)
+                phases[phase] = array.reshape(view.shape)
+                phases[phase][...] = view
+        return phases
+
+    def phase(self, a: int, b: int) -> tuple:
+        """The rows and columns of phase ``(a, b)`` in the padded input."""
+        return slice(a, None, self.stride[0]), slice(b, None, self.stride[1])
+
+
+def _at(array: np.ndarray, axis: int, rows, cols) -> np.ndarray:
+    """``array`` indexed by ``rows`` on ``axis`` and by ``cols`` on the axis after it."""
+    index = [slice(None)] * array.ndim
+    index[axis : axis + 2] = rows, cols
+    return array[tuple(index)]
 
 
 class _Workspace(threading.local):
@@ -258,7 +292,7 @@ class _Workspace(threading.local):
     def __init__(self):
         self.arrays: dict = {}
 
-    def get(self, name: str, size: int, dtype) -> np.ndarray:
+    def get(self, name, size: int, dtype) -> np.ndarray:
         """A 1-D array of ``size`` values of ``dtype``, whose contents are garbage."""
         key = (name, np.dtype(dtype))
         array = self.arrays.get(key)
@@ -267,6 +301,13 @@ class _Workspace(threading.local):
             if array.nbytes <= _WORKSPACE_KEEP:
                 self.arrays[key] = array
         return array[:size]
+
+    def zeros(self, name, shape: tuple, dtype) -> np.ndarray:
+        """An array of ``shape`` filled with zeros (filling memory already mapped is far
+        cheaper than a page fault for every 4 KiB of a fresh ``np.zeros``)."""
+        array = self.get(name, math.prod(shape), dtype).reshape(shape)
+        array.fill(0)
+        return array
 
 
 _WORKSPACE = _Workspace()
@@ -292,9 +333,12 @@ def im2col(x: np.ndarray, geometry: _Geometry, buffer: np.ndarray | None = None)
     """
     n, c = x.shape[:2]
     cols = _empty((n, c, *geometry.kernel, *geometry.out_hw), x.dtype, buffer)
-    padded = _pad(x, geometry.padding)
-    for i, j, rows, columns in geometry.slices():
-        cols[:, :, i, j] = padded[:, :, rows, columns]
+    (h, w), (ph, pw) = x.shape[2:], geometry.padding
+    padded = _WORKSPACE.zeros("padded", (n, c, h + 2 * ph, w + 2 * pw), x.dtype)
+    padded[:, :, ph : ph + h, pw : pw + w] = x
+    phases = geometry.phases(padded, axis=2)
+    for i, j, phase, rows, columns in geometry.slices():
+        cols[:, :, i, j] = phases[phase][:, :, rows, columns]
     return cols.reshape(n, c * geometry.kernel[0] * geometry.kernel[1], -1)
 
 
@@ -309,11 +353,12 @@ def im2col_batch_last(
     """
     n, c, h, w = x.shape
     (kh, kw), (ph, pw) = geometry.kernel, geometry.padding
-    padded = np.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=x.dtype)
+    padded = _WORKSPACE.zeros("padded", (c, h + 2 * ph, w + 2 * pw, n), x.dtype)
     padded[:, ph : ph + h, pw : pw + w] = x.transpose(1, 2, 3, 0)
     cols = _empty((c, kh, kw, *geometry.out_hw, n), x.dtype, buffer)
-    for i, j, rows, columns in geometry.slices():
-        cols[:, i, j] = padded[:, rows, columns]
+    phases = geometry.phases(padded, axis=1)
+    for i, j, phase, rows, columns in geometry.slices():
+        cols[:, i, j] = phases[phase][:, rows, columns]
     return cols.reshape(c * kh * kw, -1)
 
 

@@ -27,7 +27,7 @@ TOLERANCE = 1e-7  # the rel_error a correct float64 gradient must reach
 # error of the difference quotient 100 times smaller, so that gradient entries
 # close to zero still reach the tolerance whatever the seed.
 LINEAR_STEP = 1e-3
-STRIDES = [1, 2, (2, 1)]
+STRIDES = [1, 2, (2, 1), (3, 2)]  # (3, 2) with a (2, 3) kernel skips a row of every three
 PADDINGS = [0, 1, (0, 2)]
 KERNELS = [(3, 3), (2, 3)]
 DTYPES = [np.float32, np.float64]

@@ -18,7 +18,7 @@ from tolerance import assert_close, exact
 import cnnlab
 from cnnlab import ops
 
-STRIDES = [1, 2, (2, 1)]
+STRIDES = [1, 2, (2, 1), (3, 2)]  # (3, 2) with a (2, 3) kernel skips a row of every three
 PADDINGS = [0, 1, (0, 2)]
 KERNELS = [(3, 3), (2, 3)]
 DTYPES = [np.float32, np.float64]
