@@ -213,35 +213,36 @@ def conv2d_backward(dout, x, weight, stride=1, padding=0):
     dtype = result_dtype(dout, x, weight)
     x, dout = x.astype(dtype, copy=False), dout.astype(dtype, copy=False)
     weight_t = np.ascontiguousarray(weight.reshape(f, -1).T, dtype=dtype)  # (C*KH*KW, F)
+    rows = weight_t.shape[0]
     dx = np.empty(x.shape, dtype=dtype)
-    dweight = np.zeros((f, weight_t.shape[0]), dtype=dtype)
-    dbias = np.zeros(f, dtype=dtype)
+    # dweight and dbias come out of one product: the windows carry a row of
+    # ones (as in conv2d), whose product with dout is dout summed, dbias.
+    dparams = np.zeros((rows + 1, f), dtype=dtype)  # (C*KH*KW + 1, F)
     # The groups and layouts of conv2d (see cnnlab.ops._BATCH_LAST_BELOW).
     groups = geometry.groups(x)
     positions = geometry.out_hw[0] * geometry.out_hw[1]
-    columns = geometry.buffer("columns", groups, weight_t.shape[0], dtype)
+    columns = geometry.buffer("columns", groups, rows + 1, dtype)
     if geometry.batch_last:
         dout_buffer = geometry.buffer("products", groups, f, dtype)
     for group in groups:
         if geometry.batch_last:
-            cols = im2col_batch_last(x[group], geometry, columns)  # (C*KH*KW, Ho*Wo*n)
+            cols = im2col_batch_last(x[group], geometry, columns, ones=True)  # (rows + 1, Ho*Wo*n)
             dout_group = dout[group].reshape(-1, f, positions)
             dout_rows = _empty((f, positions, dout_group.shape[0]), dtype, dout_buffer)
             dout_rows = batch_last(dout_group, dout_rows).reshape(f, -1)  # (F, Ho*Wo*n)
-            # (cols @ dout_rows.T).T, not dout_rows @ cols.T: the same sums, and
+            # cols @ dout_rows.T, not (dout_rows @ cols.T).T: the same sums, and
             # OpenBLAS runs this orientation up to twice as fast.
-            dweight += (cols @ dout_rows.T).T
-            dbias += dout_rows.sum(axis=1)
-            dcols = np.matmul(weight_t, dout_rows, out=cols)  # the windows are used up
+            dparams += cols @ dout_rows.T
+            dcols = np.matmul(weight_t, dout_rows, out=cols[:rows])  # the windows are used up
             _add_windows_batch_last(dcols, dx[group], geometry)
         else:
-            cols = im2col(x[group], geometry, columns)  # (n, C*KH*KW, Ho*Wo)
+            cols = im2col(x[group], geometry, columns, ones=True)  # (n, rows + 1, Ho*Wo)
             dout_rows = dout[group].reshape(cols.shape[0], f, -1)
-            dweight += (cols @ dout_rows.transpose(0, 2, 1)).sum(axis=0).T
-            dbias += dout_rows.sum(axis=2).sum(axis=0)
-            dcols = np.matmul(weight_t, dout_rows, out=cols)
+            dparams += (cols @ dout_rows.transpose(0, 2, 1)).sum(axis=0)
+            dcols = np.matmul(weight_t, dout_rows, out=cols[:, :rows])
             dx[group] = _add_windows(dcols, x.shape, geometry)
-    return dx, dweight.reshape(weight.shape), dbias
+    dweight = np.ascontiguousarray(dparams[:rows].T).reshape(weight.shape)
+    return dx, dweight, dparams[rows].copy()
 
 
 def _add_windows(dcols: np.ndarray, x_shape: tuple, geometry) -> np.ndarray:

