@@ -91,6 +91,16 @@ class TestByHand:
         expected = [[0, 0, 0, 2], [0, 1, 0, 0], [0, 0, 0, 0], [0, 3, 4, 0]]
         assert_array_equal(dx[0, 0], expected)
 
+    @pytest.mark.parametrize("hw", [(4, 4), (5, 4)], ids=["windows-tile-x", "a-row-left-over"])
+    def test_max_pool_backward_losers_get_plus_zero(self, hw):
+        """A negative gradient times a losing input is -0.0, which numpy prints as "-0.";
+        the learner must see 0."""
+        x = np.arange(math.prod(hw), dtype=np.float64).reshape(1, 1, *hw)
+        dx = grads.max_pool2d_backward(-np.ones((1, 1, 2, 2)), x)
+        losers = dx == 0
+        assert losers.sum() == math.prod(hw) - 4
+        assert not np.signbit(dx[losers]).any()
+
     def test_max_pool_backward_tie_goes_to_the_first_in_row_major_order(self):
         x = np.array([[[[0.0, 7.0], [7.0, 7.0]]]])
         dx = grads.max_pool2d_backward(np.array([[[[5.0]]]]), x)
