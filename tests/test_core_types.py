@@ -1,4 +1,5 @@
-"""The numeric tests pass with the BLAS kernels of other CPUs, not only this one's.
+"""The numeric tests and the lessons' pinned outputs hold with the BLAS kernels of
+other CPUs, not only this one's.
 
 OpenBLAS picks its kernels for the CPU it runs on (SkylakeX with AVX-512,
 Haswell with AVX2, Prescott for plain SSE3), and each adds float32 products
@@ -55,9 +56,9 @@ def environment(core_type: str) -> dict:
     return env | {"OPENBLAS_CORETYPE": core_type, "OPENBLAS_NUM_THREADS": "1"}
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("core_type", CORE_TYPES)
-def test_numeric_tests_pass_with_the_kernels_of(core_type):
+def forced_environment(core_type: str) -> dict:
+    """The environment that forces ``core_type``, once a probe shows OpenBLAS takes it;
+    skips where this CPU cannot run its instructions."""
     flag = CORE_TYPES[core_type]
     if os.uname().machine not in ("x86_64", "AMD64"):
         pytest.skip(f"{core_type} is an x86-64 kernel; this is {os.uname().machine}")
@@ -69,23 +70,32 @@ def test_numeric_tests_pass_with_the_kernels_of(core_type):
     )
     assert probe.returncode == 0, probe.stderr
     assert probe.stdout.strip() in REPORTED[core_type], f"OpenBLAS runs {probe.stdout.strip()!r}"
+    return env
+
+
+def run_pytest(core_type: str, env: dict, arguments: list[str]) -> None:
+    """pytest with ``arguments`` in a process of its own, under ``env``; fails with its output."""
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"]
     run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "no:xdist",
-            *(str(ROOT / "tests" / name) for name in NUMERIC_TESTS),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+        command + arguments, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900
     )
     summary = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else ""
     assert run.returncode == 0, f"with OPENBLAS_CORETYPE={core_type}: {summary}\n{run.stdout}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("core_type", CORE_TYPES)
+def test_numeric_tests_pass_with_the_kernels_of(core_type):
+    env = forced_environment(core_type)
+    run_pytest(core_type, env, [str(ROOT / "tests" / name) for name in NUMERIC_TESTS])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("core_type", CORE_TYPES)
+def test_pinned_lesson_outputs_hold_with_the_kernels_of(core_type):
+    """Every lesson, run by nbval as `make test` runs it: the outputs tagged
+    nbval-check-output come out the same whatever the kernel's order of sums."""
+    env = forced_environment(core_type) | {"MPLBACKEND": "Agg"}
+    sanitize = str(ROOT / "tests" / "nbval_sanitize.cfg")
+    nbval = ["--nbval-lax", "--nbval-cell-timeout=120", "--nbval-sanitize-with", sanitize]
+    run_pytest(core_type, env, [*nbval, str(ROOT / "notebooks")])
