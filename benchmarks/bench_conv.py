@@ -11,7 +11,10 @@ shape: a block of repeats of one, then a block of the other, for ``--rounds``
 rounds, so that a busy spell of a shared machine hits both. A block, not single
 calls, because OpenBLAS and PyTorch both keep their worker threads spinning for
 a moment after a call, and alternating call by call would make each slow the
-other down. Each time is the best of all repeats, as ``timeit`` recommends: on
+other down; for the same reason each block starts after a pause (``--pause``,
+a quarter of a second: OpenBLAS's threads spin for about 0.1 s before they
+sleep), so that neither library's idle threads still spin on the two cores
+while the other is timed. Each time is the best of all repeats, as ``timeit`` recommends: on
 a shared machine the other processes only ever add time, so the minimum is the
 figure that repeats from run to run. The load average is printed before and
 after, and the BLAS kernel numpy runs on (threadpoolctl), since both move the
@@ -35,7 +38,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 THREADS = "2"
-PAUSE = float(os.environ.get("PAUSE", "0.5"))
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, THREADS)
 
@@ -194,7 +196,7 @@ def best_time(fn, repeats: int) -> float:
     return min(times)
 
 
-def measure(case: Case, repeats: int, rounds: int) -> Timing:
+def measure(case: Case, repeats: int, rounds: int, pause: float) -> Timing:
     """cnnlab and PyTorch in turns, a block of repeats each, for ``rounds`` rounds."""
     runners = [case.cnnlab] + ([case.torch] if case.torch else [])
     for run in runners:
@@ -203,7 +205,7 @@ def measure(case: Case, repeats: int, rounds: int) -> Timing:
     best = [math.inf] * len(runners)
     for _ in range(rounds):
         for k, run in enumerate(runners):
-            time.sleep(PAUSE)
+            time.sleep(pause)
             best[k] = min(best[k], best_time(run, block))
     loop = best_time(case.oracle, 1) if case.oracle else None
     return Timing(case, best[0], best[1] if case.torch else None, loop)
@@ -238,8 +240,11 @@ def summary(label: str, timings: list[Timing]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=30, help="timed runs per library")
-    parser.add_argument("--rounds", type=int, default=3, help="turns each library takes")
+    parser.add_argument("--repeats", type=int, default=60, help="timed runs per library")
+    parser.add_argument("--rounds", type=int, default=6, help="turns each library takes")
+    parser.add_argument(
+        "--pause", type=float, default=0.25, help="seconds of rest before each block"
+    )
     args = parser.parse_args()
     try:
         import torch
@@ -250,7 +255,7 @@ def main() -> None:
 
     before = load()
     cases = make_cases(np.random.default_rng(0), torch)
-    timings = [measure(case, args.repeats, args.rounds) for case in cases]
+    timings = [measure(case, args.repeats, args.rounds, args.pause) for case in cases]
     after = load()
 
     print(
