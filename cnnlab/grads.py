@@ -12,6 +12,8 @@ central differences.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from cnnlab._validation import (
@@ -105,37 +107,22 @@ def max_pool2d_backward(dout, x, kernel_size=2, stride=None) -> np.ndarray:
     -------
     dx : ndarray of shape (N, C, H, W)
     """
-    return _max_pool2d_backward(dout, x, kernel_size, stride, pooled=None)
+    return _max_pool2d_backward(dout, x, kernel_size, stride)
 
 
-def _max_pool2d_backward(dout, x, kernel_size, stride, pooled) -> np.ndarray:
-    """max_pool2d_backward, given ``pooled = max_pool2d(x, ...)`` if the caller kept it.
-
-    :class:`cnnlab.nn.MaxPool2d` keeps its forward output, which spares
-    computing it a second time in every training step.
-    """
+def _max_pool2d_backward(dout, x, kernel_size, stride, winners=None) -> np.ndarray:
+    """max_pool2d_backward, given the ``winners`` of :func:`_max_pool2d_winners` if the
+    caller kept them: :class:`cnnlab.nn.MaxPool2d` finds them in its forward pass, as
+    PyTorch keeps the position of each maximum, and then routes dout at once."""
     func = "max_pool2d_backward"
     x, kernel, stride, offsets, dout = _pool_dout(
         func, dout, x, kernel_size, stride, "max_pool2d(x)"
     )
+    if winners is None:
+        winners = _max_pool2d_winners(x, kernel, stride)[1]
     dtype = result_dtype(dout, x)
-    # The KH*KW elements of every window side by side, one contiguous map per
-    # offset (scratch memory): the comparisons and products below then run over
-    # contiguous memory, twice as fast as over strided views of x.
-    stack = _WORKSPACE.get("windows", len(offsets) * dout.size, x.dtype)
-    stack = stack.reshape(len(offsets), *dout.shape)
-    for k, (rows, cols) in enumerate(offsets):
-        stack[k] = x[..., rows, cols]
-    if pooled is None:
-        pooled = stack.max(axis=0)
-    wins = stack == pooled
-    # Offsets in row-major order; a window is taken by its first maximum, and
-    # its later ties win nothing.
-    taken = wins[0].copy()
-    for k in range(1, len(offsets)):
-        wins[k] &= ~taken
-        taken |= wins[k]
-    shares = np.multiply(wins, dout, out=stack) if stack.dtype == dtype else wins * dout
+    shares = _WORKSPACE.get("shares", winners.size, dtype).reshape(winners.shape)
+    np.multiply(winners, dout, out=shares)
     if stride[0] >= kernel[0] and stride[1] >= kernel[1]:  # windows do not overlap
         (ho, wo), (h, w) = dout.shape[-2:], x.shape[-2:]
         tiled = stride == kernel and (ho * kernel[0], wo * kernel[1]) == (h, w)
@@ -149,6 +136,33 @@ def _max_pool2d_backward(dout, x, kernel_size, stride, pooled) -> np.ndarray:
         for share, (rows, cols) in zip(shares, offsets, strict=True):
             dx[..., rows, cols] += share
     return dx
+
+
+def _max_pool2d_winners(x: np.ndarray, kernel: tuple, stride: tuple):
+    """``max_pool2d(x)`` and, for each kernel offset, where that input wins its window.
+
+    Returns ``(pooled, winners)``: ``winners[k]`` is a boolean map shaped like
+    ``pooled``, true where the input at offset ``k`` (row-major, as in
+    ``_offsets``) is its window's first maximum. ``x`` must be validated.
+    """
+    offsets = _offsets("max_pool2d", x, kernel, stride)
+    # The KH*KW elements of every window side by side, one contiguous map per
+    # offset (scratch memory): the comparisons below then run over contiguous
+    # memory, twice as fast as over strided views of x.
+    rows, cols = offsets[0]
+    shape = x[..., rows, cols].shape
+    stack = _WORKSPACE.get("windows", len(offsets) * math.prod(shape), x.dtype)
+    stack = stack.reshape(len(offsets), *shape)
+    for k, (rows, cols) in enumerate(offsets):
+        stack[k] = x[..., rows, cols]
+    pooled = stack.max(axis=0)
+    winners = stack == pooled
+    # A window is taken by its first maximum; its later ties win nothing.
+    taken = winners[0].copy()
+    for k in range(1, len(offsets)):
+        winners[k] &= ~taken
+        taken |= winners[k]
+    return pooled, winners
 
 
 def avg_pool2d_backward(dout, x, kernel_size=2, stride=None) -> np.ndarray:

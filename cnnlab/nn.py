@@ -46,6 +46,7 @@ from cnnlab._validation import (
 )
 from cnnlab.grads import (
     _max_pool2d_backward,
+    _max_pool2d_winners,
     avg_pool2d_backward,
     conv2d_backward,
     cross_entropy_backward,
@@ -54,6 +55,7 @@ from cnnlab.grads import (
     relu_backward,
 )
 from cnnlab.ops import (
+    _pool_args,
     avg_pool2d,
     conv2d,
     cross_entropy,
@@ -345,18 +347,20 @@ class MaxPool2d(_Pool2d):
     """
 
     _forward, _backward = staticmethod(max_pool2d), staticmethod(max_pool2d_backward)
-    _pooled = None
+    _winners = None
 
     def forward(self, x) -> np.ndarray:
-        out = super().forward(x)
-        # A copy, so that a later layer changing its input in place cannot change it.
-        self._pooled = out.copy()
+        # max_pool2d, keeping where each window's maximum is, as PyTorch does:
+        # backward then only routes dout there. The output handed on is not
+        # kept, so a later layer that changes it in place changes nothing here.
+        x, kernel, stride = _pool_args("max_pool2d", x, self.kernel_size, self.stride)
+        out, self._winners = _max_pool2d_winners(x, kernel, stride)
+        self._input = x
         return out
 
     def backward(self, dout) -> np.ndarray:
-        # max_pool2d_backward without computing the forward output a second time.
         x = self._remembered()
-        return _max_pool2d_backward(dout, x, self.kernel_size, self.stride, self._pooled)
+        return _max_pool2d_backward(dout, x, self.kernel_size, self.stride, self._winners)
 
 
 class AvgPool2d(_Pool2d):
