@@ -186,8 +186,9 @@ def _conv_args(func: str, x, weight, bias, stride, padding):
 
 # conv2d and conv2d_backward turn the convolution into matrix products: the
 # windows of the input are copied into columns (im2col) and multiplied by the
-# filters. Each output is the same sum of C*KH*KW products whichever way the
-# columns are laid out; only the speed differs:
+# filters (and a row of ones after the windows by the bias, see conv2d). Each
+# output is the same sum of C*KH*KW products whichever way the columns are laid
+# out; only the speed differs:
 #
 # * per image, (N, C*KH*KW, Ho*Wo): one BLAS product per image, which comes out
 #   directly as (N, F, Ho*Wo). Wins on large maps (MNIST 28x28, the photos):
@@ -197,6 +198,9 @@ def _conv_args(func: str, x, weight, bias, stride, padding):
 #   N products of a few dozen columns would be mostly call overhead, and with
 #   the batch innermost every copy moves Wo*N neighbouring values instead of Wo.
 #   It costs a transpose of x and one of the result, which large maps do not repay.
+#
+# With a stride, both cut the windows from the phases of the padded input
+# (_Geometry.slices), never with a step.
 _BATCH_LAST_BELOW = 256  # output positions per map (Ho * Wo)
 
 # Both work on a group of images at a time, as many as keep the group's columns
