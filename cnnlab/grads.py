@@ -129,7 +129,7 @@ def _max_pool2d_backward(dout, x, kernel_size, stride, winners=None) -> np.ndarr
         # every input is in exactly one window when they tile x, else some in none
         dx = np.empty(x.shape, dtype=dtype) if tiled else np.zeros(x.shape, dtype=dtype)
         for share, (rows, cols) in zip(shares, offsets, strict=True):
-            # + 0 turns the -0.0 of a negative gradient times a loss into 0.0
+            # + 0 turns -0.0 (a negative gradient times False) into 0.0
             np.add(share, 0, out=dx[..., rows, cols])
     else:  # an input in several windows collects from each
         dx = np.zeros(x.shape, dtype=dtype)

@@ -428,11 +428,11 @@ def conv2d(x, weight, bias=None, stride=1, padding=0) -> np.ndarray:
         products = geometry.buffer("products", groups, f, dtype)
     for group in groups:
         if geometry.batch_last:
-            cols = im2col_batch_last(x[group], geometry, columns, ones)  # (C*KH*KW, Ho*Wo*n)
+            cols = im2col_batch_last(x[group], geometry, columns, ones)  # (C*KH*KW+1, Ho*Wo*n)
             product = np.matmul(weight_rows, cols, out=_empty((f, cols.shape[1]), dtype, products))
             out[group] = product.reshape(f, ho, wo, -1).transpose(3, 0, 1, 2)
         else:
-            cols = im2col(x[group], geometry, columns, ones)  # (n, C*KH*KW, Ho*Wo)
+            cols = im2col(x[group], geometry, columns, ones)  # (n, C*KH*KW+1, Ho*Wo)
             np.matmul(weight_rows, cols, out=out[group].reshape(-1, f, ho * wo))
     return out
 
@@ -443,7 +443,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0) -> np.ndarray:
 # then lands on the same few cache sets, and the copy took 100 us instead of 20.
 # Two steps keep every stride within one map of P values: first swap the batch
 # with the K axis, moving whole maps, then transpose each (n, P) block. (The
-# other way, back to batch first, one step is as fast: conv2d adds the bias in it.)
+# other way, back to batch first, conv2d's one step is as fast.)
 
 
 def batch_last(a: np.ndarray, out: np.ndarray) -> np.ndarray:
