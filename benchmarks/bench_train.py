@@ -180,7 +180,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--momentum", type=float, default=0.9)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--repeats", type=int, default=3, help="training runs timed per framework")
+    parser.add_argument("--repeats", type=int, default=5, help="training runs timed per framework")
+    parser.add_argument("--pause", type=float, default=0.25, help="seconds of rest before each run")
     parser.add_argument("--blas-threads", type=int, default=1, help="numpy's BLAS threads")
     parser.add_argument("--torch-threads", type=int, default=2, help="torch.set_num_threads")
     parser.add_argument("--profile", action="store_true", help="time each cnnlab layer")
@@ -188,16 +189,13 @@ def main() -> None:
 
     data = load_digits()
     before = os.getloadavg()
-    with threadpool_limits(limits=args.blas_threads, user_api="blas"):
-        # cnnlab first, so that the peak memory is cnnlab's and not torch's.
-        runs = [train_cnnlab(args, data) for _ in range(args.repeats)]
-        rss = peak_rss_mib()
-        traced = traced_peak_mib(args, data)
-        if args.profile:
-            layer_profile(args, data)
-    cnnlab_time, cnnlab_cpu = (statistics.median(run[i] for run in runs) for i in (0, 1))
-    cnnlab_accuracy = runs[0][2]
-    reproducible = len({run[2] for run in runs}) == 1
+    blas_limit = threadpool_limits(limits=args.blas_threads, user_api="blas")
+    # One cnnlab run first, so that the peak memory is cnnlab's and not torch's.
+    runs = [train_cnnlab(args, data)]
+    rss = peak_rss_mib()
+    traced = traced_peak_mib(args, data)
+    if args.profile:
+        layer_profile(args, data)
 
     try:
         import torch
@@ -205,7 +203,21 @@ def main() -> None:
         torch = None
     if torch is not None:
         torch.set_num_threads(args.torch_threads)
-        torch_runs = [train_torch(torch, args, data) for _ in range(args.repeats)]
+    # Then the two take turns, run by run, so that a busy spell of a shared machine
+    # hits both; each run starts after a pause, so that neither library's idle
+    # threads still spin on the two cores while the other trains (as in bench_conv).
+    torch_runs = []
+    for _ in range(args.repeats):
+        if torch is not None:
+            time.sleep(args.pause)
+            torch_runs.append(train_torch(torch, args, data))
+        time.sleep(args.pause)
+        runs.append(train_cnnlab(args, data))
+    blas_limit.restore_original_limits()
+    cnnlab_time, cnnlab_cpu = (statistics.median(run[i] for run in runs[1:]) for i in (0, 1))
+    cnnlab_accuracy = runs[0][2]
+    reproducible = len({run[2] for run in runs}) == 1
+    if torch is not None:
         torch_time, torch_cpu = (statistics.median(run[i] for run in torch_runs) for i in (0, 1))
         torch_accuracy = torch_runs[0][2]
 
@@ -224,7 +236,7 @@ def main() -> None:
     )
     print(
         f"Same initial weights and batches in both; training time is the median of "
-        f"{args.repeats} runs."
+        f"{args.repeats} runs each, the two taking turns."
     )
     kernel = blas[0].get("architecture") if blas else "unknown"
     print(
