@@ -12,10 +12,10 @@ rounds, so that a busy spell of a shared machine hits both. A block, not single
 calls, because OpenBLAS and PyTorch both keep their worker threads spinning for
 a moment after a call, and alternating call by call would make each slow the
 other down; for the same reason each block starts after a pause (``--pause``,
-a quarter of a second: OpenBLAS's threads spin for about 0.1 s before they
-sleep), so that neither library's idle threads still spin on the two cores
-while the other is timed. Each time is the best of all repeats, as ``timeit`` recommends: on
-a shared machine the other processes only ever add time, so the minimum is the
+a quarter of a second), so that neither library's idle threads, which keep
+spinning a while before they sleep, still take the two cores while the other
+is timed. Each time is the best of all repeats, as ``timeit`` recommends: on a
+shared machine the other processes only ever add time, so the minimum is the
 figure that repeats from run to run. The load average is printed before and
 after, and the BLAS kernel numpy runs on (threadpoolctl), since both move the
 figures.
