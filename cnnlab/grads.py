@@ -119,7 +119,7 @@ def _max_pool2d_backward(dout, x, kernel_size, stride, winners=None) -> np.ndarr
         func, dout, x, kernel_size, stride, "max_pool2d(x)"
     )
     if winners is None:
-        winners = _max_pool2d_winners(x, kernel, stride)[1]
+        winners = _max_pool2d_winners(x, offsets)[1]
     dtype = result_dtype(dout, x)
     shares = _WORKSPACE.get("shares", winners.size, dtype).reshape(winners.shape)
     np.multiply(winners, dout, out=shares)
@@ -138,14 +138,14 @@ def _max_pool2d_backward(dout, x, kernel_size, stride, winners=None) -> np.ndarr
     return dx
 
 
-def _max_pool2d_winners(x: np.ndarray, kernel: tuple, stride: tuple):
+def _max_pool2d_winners(x: np.ndarray, offsets: list):
     """``max_pool2d(x)`` and, for each kernel offset, where that input wins its window.
 
+    ``offsets`` are those of :func:`cnnlab.ops._offsets`, in row-major order.
     Returns ``(pooled, winners)``: ``winners[k]`` is a boolean map shaped like
-    ``pooled``, true where the input at offset ``k`` (row-major, as in
-    ``_offsets``) is its window's first maximum. ``x`` must be validated.
+    ``pooled``, true where the input at offset ``k`` is its window's first
+    maximum. ``x`` must be validated.
     """
-    offsets = _offsets("max_pool2d", x, kernel, stride)
     # The KH*KW elements of every window side by side, one contiguous map per
     # offset (scratch memory): the comparisons below then run over contiguous
     # memory, twice as fast as over strided views of x.

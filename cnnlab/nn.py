@@ -51,17 +51,16 @@ from cnnlab.grads import (
     conv2d_backward,
     cross_entropy_backward,
     dense_backward,
-    max_pool2d_backward,
     relu_backward,
 )
 from cnnlab.ops import (
+    _offsets,
     _pool_args,
     avg_pool2d,
     conv2d,
     cross_entropy,
     dense,
     flatten,
-    max_pool2d,
     output_size,
     relu,
 )
@@ -311,7 +310,7 @@ class ReLU(Layer):
 
 
 class _Pool2d(Layer):
-    _forward = _backward = None  # the op and its gradient, set by each subclass
+    _forward = _backward = None  # the op and its gradient, set by a subclass that uses them
 
     def __init__(self, kernel_size, stride=None):
         func = type(self).__name__
@@ -346,7 +345,6 @@ class MaxPool2d(_Pool2d):
     ``Ho = (H - KH) // sh + 1``; ``stride`` defaults to ``kernel_size``.
     """
 
-    _forward, _backward = staticmethod(max_pool2d), staticmethod(max_pool2d_backward)
     _winners = None
 
     def forward(self, x) -> np.ndarray:
@@ -354,7 +352,7 @@ class MaxPool2d(_Pool2d):
         # backward then only routes dout there. The output handed on is not
         # kept, so a later layer that changes it in place changes nothing here.
         x, kernel, stride = _pool_args("max_pool2d", x, self.kernel_size, self.stride)
-        out, self._winners = _max_pool2d_winners(x, kernel, stride)
+        out, self._winners = _max_pool2d_winners(x, _offsets("max_pool2d", x, kernel, stride))
         self._input = x
         return out
 
