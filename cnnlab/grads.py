@@ -271,7 +271,7 @@ def _add_windows(dcols: np.ndarray, x_shape: tuple, geometry) -> np.ndarray:
     dcols = dcols.reshape(-1, c, kh, kw, ho, wo)
     shape = (dcols.shape[0], c, *_padded_hw(x_shape, geometry))
     padded = _WORKSPACE.zeros("dpadded", shape, dcols.dtype)
-    phases = _zero_phases(padded, geometry, axis=2)
+    phases = geometry.phases(padded, axis=2, zeroed=True)
     for i, j, phase, rows, cols in geometry.slices():
         phases[phase][:, :, rows, cols] += dcols[:, :, i, j]
     return _crop(_merge_phases(phases, padded, geometry, axis=2), x_shape, geometry, axis=2)
@@ -283,7 +283,7 @@ def _add_windows_batch_last(dcols: np.ndarray, dx: np.ndarray, geometry) -> np.n
     (kh, kw), (ho, wo) = geometry.kernel, geometry.out_hw
     dcols = dcols.reshape(c, kh, kw, ho, wo, n)
     padded = _WORKSPACE.zeros("dpadded", (c, *_padded_hw(dx.shape, geometry), n), dcols.dtype)
-    phases = _zero_phases(padded, geometry, axis=1)
+    phases = geometry.phases(padded, axis=1, zeroed=True)
     for i, j, phase, rows, cols in geometry.slices():
         phases[phase][:, rows, cols] += dcols[:, i, j]
     padded = _merge_phases(phases, padded, geometry, axis=1)
@@ -300,17 +300,6 @@ def _add_windows_batch_last(dcols: np.ndarray, dx: np.ndarray, geometry) -> np.n
 def _padded_hw(x_shape: tuple, geometry) -> tuple:
     (h, w), (ph, pw) = x_shape[2:], geometry.padding
     return h + 2 * ph, w + 2 * pw
-
-
-def _zero_phases(padded: np.ndarray, geometry, axis: int) -> dict:
-    """Zeroed scratch arrays shaped like the phases of ``padded`` that the kernel reaches."""
-    if geometry.stride == (1, 1):
-        return {(0, 0): padded}
-    phases = {}
-    for _, _, phase, _, _ in geometry.slices():
-        shape = _at(padded, axis, *geometry.phase(*phase)).shape
-        phases[phase] = _WORKSPACE.zeros(("dphase", *phase), shape, padded.dtype)
-    return phases
 
 
 def _merge_phases(phases: dict, padded: np.ndarray, geometry, axis: int) -> np.ndarray:
