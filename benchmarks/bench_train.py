@@ -189,13 +189,17 @@ def main() -> None:
 
     data = load_digits()
     before = os.getloadavg()
-    blas_limit = threadpool_limits(limits=args.blas_threads, user_api="blas")
+
+    def cnnlab_blas():  # numpy's BLAS threads, for cnnlab's runs only
+        return threadpool_limits(limits=args.blas_threads, user_api="blas")
+
     # One cnnlab run first, so that the peak memory is cnnlab's and not torch's.
-    runs = [train_cnnlab(args, data)]
-    rss = peak_rss_mib()
-    traced = traced_peak_mib(args, data)
-    if args.profile:
-        layer_profile(args, data)
+    with cnnlab_blas():
+        runs = [train_cnnlab(args, data)]
+        rss = peak_rss_mib()
+        traced = traced_peak_mib(args, data)
+        if args.profile:
+            layer_profile(args, data)
 
     try:
         import torch
@@ -212,8 +216,8 @@ def main() -> None:
             time.sleep(args.pause)
             torch_runs.append(train_torch(torch, args, data))
         time.sleep(args.pause)
-        runs.append(train_cnnlab(args, data))
-    blas_limit.restore_original_limits()
+        with cnnlab_blas():
+            runs.append(train_cnnlab(args, data))
     cnnlab_time, cnnlab_cpu = (statistics.median(run[i] for run in runs[1:]) for i in (0, 1))
     cnnlab_accuracy = runs[0][2]
     reproducible = len({run[2] for run in runs}) == 1
