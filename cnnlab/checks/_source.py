@@ -306,14 +306,15 @@ def _dynamic(tree: ast.AST, module_level: bool) -> Iterator[tuple[str, int]]:
         and not any(isinstance(a, ast.Starred) for a in node.args)
     }
     for node in ast.walk(tree):
+        loader = node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", None)
         if (
-            isinstance(node, ast.Attribute | ast.Name)
-            and (node.attr if isinstance(node, ast.Attribute) else node.id) in LOADERS
+            loader in LOADERS
+            and isinstance(node, ast.Attribute | ast.Name)
             and isinstance(node.ctx, ast.Load)
             and id(node) not in plain_loads
         ):
-            name = node.attr if isinstance(node, ast.Attribute) else node.id
-            yield f"{name}() given more than a file (it can unpickle, which runs code)", _line(node)
+            what = f"{loader}() given more than a file (it can unpickle, which runs code)"
+            yield what, _line(node)
         if (
             isinstance(node, ast.Name)
             and node.id in DYNAMIC_CALLS | ATTRIBUTE_CALLS
